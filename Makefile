@@ -1,0 +1,34 @@
+# Thin wrappers, so a laptop and CI run the same commands. `make help` lists them.
+# One cargo profile (release) for running, testing and benchmarking: DataFusion is built once.
+
+CARGO ?= cargo
+SAMPLE_OUT ?= out
+
+.PHONY: help build run test sample fmt lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+build: ## build the sessionize binary (release)
+	$(CARGO) build --release --locked
+
+run: ## run the job on the sample data in data/ and print what it wrote
+	$(CARGO) run --release --locked --quiet -- run --config data/sessionize.toml --output $(SAMPLE_OUT)
+
+test: ## run every test (unit and integration, one test binary)
+	$(CARGO) test --release --locked
+
+sample: ## regenerate the committed sample data in data/events
+	rm -rf data/events
+	$(CARGO) run --release --locked --quiet -- generate --events 20000 --days 3 --seed 42 --start 2026-11-01 --output data/events
+
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+lint: ## formatting and clippy, as CI checks them
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+
+clean: ## remove build output and the sample output
+	$(CARGO) clean
+	rm -rf $(SAMPLE_OUT)

@@ -1,0 +1,84 @@
+-- metrics_base: the session measures of every metrics table, in one pass over sessions.
+-- Grain: one row per day and per value of one dimension (grouping_set names which).
+-- Inputs: sessions (as written by this run).
+-- Counts and sums are additive; rates are derived from the sums, never averaged.
+
+with
+
+session_rows as (
+    select
+        dt,
+        coalesce(source, '(not set)') as source,
+        coalesce(medium, '(not set)') as medium,
+        coalesce(device, '(not set)') as device,
+        -- a session without a page view has no landing page
+        coalesce(landing_page, '(not set)') as landing_page,
+        user_id,
+        is_new_user,
+        page_view_count,
+        event_count,
+        duration_s,
+        is_bounce,
+        is_engaged,
+        conversion_count,
+        revenue
+    from sessions
+),
+
+-- step 1: sums per day and per dimension value
+totals as (
+    select
+        dt,
+        source,
+        medium,
+        device,
+        landing_page,
+        count(*) as sessions,
+        count(distinct user_id) as users,
+        sum(case when is_new_user then 1 else 0 end) as new_users,
+        sum(page_view_count) as page_views,
+        sum(event_count) as events,
+        sum(duration_s) as total_duration_s,
+        sum(case when is_bounce then 1 else 0 end) as bounces,
+        sum(case when is_engaged then 1 else 0 end) as engaged_sessions,
+        sum(conversion_count) as conversions,
+        sum(case when conversion_count > 0 then 1 else 0 end) as converted_sessions,
+        sum(revenue) as revenue
+    from session_rows
+    group by grouping sets ((dt), (dt, source, medium), (dt, device), (dt, landing_page))
+),
+
+-- step 2: rates from the sums
+final as (
+    select
+        case
+            when source is not null then 'source'
+            when device is not null then 'device'
+            when landing_page is not null then 'landing_page'
+            else 'daily'
+        end as grouping_set,
+        dt,
+        source,
+        medium,
+        device,
+        landing_page,
+        sessions,
+        users,
+        new_users,
+        page_views,
+        events,
+        total_duration_s,
+        bounces,
+        engaged_sessions,
+        conversions,
+        converted_sessions,
+        revenue,
+        cast(bounces as double) / sessions as bounce_rate,
+        cast(engaged_sessions as double) / sessions as engagement_rate,
+        cast(converted_sessions as double) / sessions as conversion_rate,
+        total_duration_s / sessions as avg_session_duration_s,
+        cast(page_views as double) / sessions as pages_per_session
+    from totals
+)
+
+select * from final

@@ -1,0 +1,138 @@
+-- sessions: one row per session.
+-- Grain: one row per (user_id, session_number).
+-- Inputs: sessionized_events.
+-- Timestamps arrive in the reporting time zone (so `dt` is the local day the session
+-- started) and leave as UTC microseconds, which every BI reader accepts.
+
+with
+
+events as (
+    select * from sessionized_events
+),
+
+-- step 1: collapse each session, taking first and last values in event order
+collapsed as (
+    select
+        user_id,
+        session_number,
+        min(event_time) as session_start,
+        max(event_time) as session_end,
+        count(*) as event_count,
+        count(*) filter (where is_page_view) as page_view_count,
+        first_value(page_url order by event_time, event_key)
+            filter (where is_page_view) as landing_url,
+        last_value(page_url order by event_time, event_key)
+            filter (where is_page_view) as exit_url,
+        first_value(page_url order by event_time, event_key) as first_event_url,
+        first_value(referrer order by event_time, event_key) as referrer,
+        first_value(utm_source order by event_time, event_key) as first_utm_source,
+        first_value(utm_medium order by event_time, event_key) as first_utm_medium,
+        first_value(utm_campaign order by event_time, event_key) as first_utm_campaign,
+        first_value(device order by event_time, event_key)
+            filter (where device is not null) as device,
+        first_value(country order by event_time, event_key)
+            filter (where country is not null) as country,
+        count(*) filter (where is_conversion) as conversion_count,
+        coalesce(sum(revenue), 0.0) as revenue
+    from events
+    group by user_id, session_number
+),
+
+-- step 2: the URL parts attribution needs; UTM columns win over the landing URL's query
+url_parts as (
+    select
+        *,
+        case
+            when regexp_like(referrer, '^([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]')
+                then lower(regexp_replace(
+                    referrer, '^([A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#@]*@)?([^/?#:]*).*$', '\3'
+                ))
+        end as referrer_host,
+        case
+            when regexp_like(first_event_url, '^([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]')
+                then lower(regexp_replace(
+                    first_event_url, '^([A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#@]*@)?([^/?#:]*).*$', '\3'
+                ))
+        end as first_event_host,
+        coalesce(
+            nullif(trim(first_utm_source), ''),
+            nullif(regexp_replace(first_event_url, '^[^?#]*\?([^#]*&)?utm_source=([^&#]*).*$|^.*$', '\2'), '')
+        ) as utm_source,
+        coalesce(
+            nullif(trim(first_utm_medium), ''),
+            nullif(regexp_replace(first_event_url, '^[^?#]*\?([^#]*&)?utm_medium=([^&#]*).*$|^.*$', '\2'), '')
+        ) as utm_medium,
+        coalesce(
+            nullif(trim(first_utm_campaign), ''),
+            nullif(regexp_replace(first_event_url, '^[^?#]*\?([^#]*&)?utm_campaign=([^&#]*).*$|^.*$', '\2'), '')
+        ) as utm_campaign,
+        -- a page path: no scheme, host, query or fragment; an empty path is '/'
+        case
+            when landing_url is not null then coalesce(nullif(regexp_replace(
+                landing_url, '^(([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]*)?([^?#]*).*$', '\3'
+            ), ''), '/')
+        end as landing_page,
+        case
+            when exit_url is not null then coalesce(nullif(regexp_replace(
+                exit_url, '^(([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]*)?([^?#]*).*$', '\3'
+            ), ''), '/')
+        end as exit_page
+    from collapsed
+),
+
+-- step 3: source / medium / campaign, GA4-style: UTM first, then an external referrer,
+-- else direct
+attributed as (
+    select
+        *,
+        coalesce(utm_source, utm_medium, utm_campaign) is not null as has_utm,
+        referrer_host is not null
+            and referrer_host <> coalesce(first_event_host, '') as has_external_referrer
+    from url_parts
+),
+
+final as (
+    select
+        md5(concat(user_id, chr(31), cast(arrow_cast(session_start, 'Int64') as varchar)))
+            as session_id,
+        user_id,
+        session_number,
+        arrow_cast(session_start, 'Timestamp(µs, "UTC")') as session_start,
+        arrow_cast(session_end, 'Timestamp(µs, "UTC")') as session_end,
+        cast(arrow_cast(session_end, 'Int64') - arrow_cast(session_start, 'Int64') as double)
+            / 1000000.0 as duration_s,
+        event_count,
+        page_view_count,
+        landing_page,
+        exit_page,
+        referrer,
+        case
+            when has_utm then coalesce(utm_source, '(not set)')
+            when has_external_referrer then referrer_host
+            else '(direct)'
+        end as source,
+        case
+            when has_utm then coalesce(utm_medium, '(not set)')
+            when has_external_referrer then 'referral'
+            else '(none)'
+        end as medium,
+        case
+            when has_utm then coalesce(utm_campaign, '(not set)')
+            when has_external_referrer then '(referral)'
+            else '(direct)'
+        end as campaign,
+        device,
+        country,
+        page_view_count <= 1 as is_bounce,
+        cast(arrow_cast(session_end, 'Int64') - arrow_cast(session_start, 'Int64') as double)
+            >= 10000000.0
+            or page_view_count >= 2
+            or conversion_count > 0 as is_engaged,
+        conversion_count,
+        revenue,
+        session_number = 1 as is_new_user,
+        cast(cast(to_local_time(session_start) as date) as varchar) as dt
+    from attributed
+)
+
+select * from final

@@ -1,0 +1,70 @@
+-- stg_events: one row per input row.
+-- Grain: the input as read, nothing removed.
+-- Inputs: input_events (the input files, mapped to canonical columns and types by Rust),
+--         page_view_event_names and conversion_event_names (lists from [sessions]).
+-- Parameters: $has_event_name (false when the data has no event_name: every event is a view).
+-- Adds event_key (the event's identity), reject_reason (NULL when the row can be
+-- sessionized), is_page_view and is_conversion.
+
+with
+
+events as (
+    select * from input_events
+),
+
+page_view_names as (
+    select distinct event_name from page_view_event_names
+),
+
+conversion_names as (
+    select distinct event_name from conversion_event_names
+),
+
+-- the event_id when there is one, else a digest of the whole row: identical rows without an
+-- id then share a key (and count once), and every event has a tie-breaker for ordering
+keyed as (
+    select
+        *,
+        coalesce(
+            event_id,
+            md5(concat_ws(
+                chr(31),
+                coalesce(user_id, chr(30)),
+                coalesce(cast(event_time as varchar), chr(30)),
+                coalesce(event_name, chr(30)),
+                coalesce(page_url, chr(30)),
+                coalesce(referrer, chr(30)),
+                coalesce(utm_source, chr(30)),
+                coalesce(utm_medium, chr(30)),
+                coalesce(utm_campaign, chr(30)),
+                coalesce(device, chr(30)),
+                coalesce(user_agent, chr(30)),
+                coalesce(country, chr(30)),
+                coalesce(cast(revenue as varchar), chr(30))
+            ))
+        ) as event_key
+    from events
+),
+
+-- why a row cannot be placed in a session, if it cannot
+classified as (
+    select
+        keyed.*,
+        case
+            when keyed.user_id is null then 'missing user_id'
+            when trim(keyed.user_id) = '' then 'empty user_id'
+            when not keyed.has_event_time then 'missing event_time'
+            when keyed.event_time is null then 'unparsable event_time'
+        end as reject_reason,
+        (not $has_event_name) or page_view_names.event_name is not null as is_page_view,
+        conversion_names.event_name is not null as is_conversion
+    from keyed
+    left join page_view_names on keyed.event_name = page_view_names.event_name
+    left join conversion_names on keyed.event_name = conversion_names.event_name
+),
+
+final as (
+    select * from classified
+)
+
+select * from final

@@ -1,0 +1,262 @@
+//! Validated settings for a run: the TOML config file, overridden by command-line flags,
+//! over built-in defaults. Nothing here knows clap; `cli.rs` hands over plain values.
+//!
+//! Validation happens once, here, so the pipeline never meets a half-checked value: a bad
+//! duration, an unknown time zone or an unknown key is an error naming the file and the key.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::UserError;
+
+/// The canonical fields the pipeline knows, in the order the models see them.
+/// `(field, required)`: required fields must exist in the data.
+pub const CANONICAL_FIELDS: &[(&str, bool)] = &[
+    ("event_id", false),
+    ("user_id", true),
+    ("event_time", true),
+    ("event_name", false),
+    ("page_url", false),
+    ("referrer", false),
+    ("utm_source", false),
+    ("utm_medium", false),
+    ("utm_campaign", false),
+    ("device", false),
+    ("user_agent", false),
+    ("country", false),
+    ("revenue", false),
+];
+
+/// The config file as written by the user; every key optional, unknown keys rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub input: InputSection,
+    #[serde(default)]
+    pub output: OutputSection,
+    #[serde(default)]
+    pub columns: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub sessions: SessionsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSection {
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsSection {
+    pub timeout: Option<String>,
+    pub gap_equal_to_timeout: Option<String>,
+    pub page_view_events: Option<Vec<String>>,
+    pub conversion_events: Option<Vec<String>>,
+    pub timezone: Option<String>,
+}
+
+/// What the user typed on the command line for `run`, before validation.
+#[derive(Debug, Default, Clone)]
+pub struct RunOverrides {
+    pub input: Option<String>,
+    pub output: Option<String>,
+    pub config: Option<PathBuf>,
+    pub timeout: Option<String>,
+}
+
+/// One canonical field's source column in the input files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnSource {
+    pub field: &'static str,
+    pub column: String,
+    /// Named in the config file: then it must exist, a typo is not silently a NULL column.
+    pub explicit: bool,
+    pub required: bool,
+}
+
+/// How a gap exactly equal to the timeout is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EqualGap {
+    SameSession,
+    NewSession,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRules {
+    pub timeout: Duration,
+    pub equal_gap: EqualGap,
+    pub page_view_events: Vec<String>,
+    pub conversion_events: Vec<String>,
+    /// IANA name or fixed offset; decides the day (`dt`) a session belongs to.
+    pub timezone: String,
+}
+
+/// Everything `run` needs, validated.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub input: String,
+    pub output: String,
+    pub columns: Vec<ColumnSource>,
+    pub sessions: SessionRules,
+}
+
+impl RunSettings {
+    pub fn column(&self, field: &str) -> &ColumnSource {
+        self.columns
+            .iter()
+            .find(|c| c.field == field)
+            .expect("every canonical field has a source")
+    }
+}
+
+/// Reads the config file (if any) and applies the flags on top of it.
+pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
+    let (file, origin) = match &overrides.config {
+        Some(path) => (read_config_file(path)?, path.display().to_string()),
+        None => (ConfigFile::default(), "defaults".to_string()),
+    };
+    let bad = |key: &str, message: String| UserError::Config {
+        origin: origin.clone(),
+        key: key.to_string(),
+        message,
+    };
+
+    let input = overrides
+        .input
+        .clone()
+        .or(file.input.path.clone())
+        .ok_or_else(|| bad("input.path", "no input: pass --input or set [input] path".into()))?;
+    let output = overrides
+        .output
+        .clone()
+        .or(file.output.path.clone())
+        .ok_or_else(|| bad("output.path", "no output: pass --output or set [output] path".into()))?;
+
+    for key in file.columns.keys() {
+        if !CANONICAL_FIELDS.iter().any(|(field, _)| field == key) {
+            let known: Vec<&str> = CANONICAL_FIELDS.iter().map(|(f, _)| *f).collect();
+            return Err(bad(
+                &format!("columns.{key}"),
+                format!("unknown field; the fields are {}", known.join(", ")),
+            ));
+        }
+    }
+    let columns = CANONICAL_FIELDS
+        .iter()
+        .map(|&(field, required)| match file.columns.get(field) {
+            Some(column) if column.trim().is_empty() => Err(bad(
+                &format!("columns.{field}"),
+                "empty column name".into(),
+            )),
+            Some(column) => Ok(ColumnSource {
+                field,
+                column: column.clone(),
+                explicit: true,
+                required,
+            }),
+            None => Ok(ColumnSource {
+                field,
+                column: field.to_string(),
+                explicit: false,
+                required,
+            }),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let s = &file.sessions;
+    let (timeout_text, timeout_key) = match (&overrides.timeout, &s.timeout) {
+        (Some(t), _) => (t.clone(), "--timeout"),
+        (None, Some(t)) => (t.clone(), "sessions.timeout"),
+        (None, None) => ("30m".to_string(), "sessions.timeout"),
+    };
+    let timeout = parse_duration(&timeout_text).map_err(|m| bad(timeout_key, m))?;
+
+    let equal_gap = match s.gap_equal_to_timeout.as_deref() {
+        None | Some("same-session") => EqualGap::SameSession,
+        Some("new-session") => EqualGap::NewSession,
+        Some(other) => {
+            return Err(bad(
+                "sessions.gap_equal_to_timeout",
+                format!("{other:?} is not one of \"same-session\", \"new-session\""),
+            ));
+        }
+    };
+    let timezone = s.timezone.clone().unwrap_or_else(|| "UTC".to_string());
+    if arrow::array::timezone::Tz::from_str(&timezone).is_err() {
+        return Err(bad(
+            "sessions.timezone",
+            format!("{timezone:?} is not an IANA time zone (like \"Europe/Paris\") or an offset (like \"+02:00\")"),
+        ));
+    }
+
+    Ok(RunSettings {
+        input,
+        output,
+        columns,
+        sessions: SessionRules {
+            timeout,
+            equal_gap,
+            page_view_events: s
+                .page_view_events
+                .clone()
+                .unwrap_or_else(|| vec!["page_view".to_string()]),
+            conversion_events: s
+                .conversion_events
+                .clone()
+                .unwrap_or_else(|| vec!["purchase".to_string()]),
+            timezone,
+        },
+    })
+}
+
+fn read_config_file(path: &Path) -> Result<ConfigFile, UserError> {
+    let text = std::fs::read_to_string(path).map_err(|e| UserError::Config {
+        origin: path.display().to_string(),
+        key: String::new(),
+        message: format!("cannot read the config file: {e}"),
+    })?;
+    toml::from_str(&text).map_err(|e| UserError::Config {
+        origin: path.display().to_string(),
+        key: String::new(),
+        message: e.to_string(),
+    })
+}
+
+/// "30m", "90s", "1h30m", "1500ms": a positive duration, exact to the microsecond.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("{text:?} is not a duration ({e}); write it like \"30m\", \"90s\" or \"1h30m\"")
+    })?;
+    if duration.is_zero() {
+        return Err(format!("{text:?}: the duration must be more than zero"));
+    }
+    if duration.subsec_nanos() % 1_000 != 0 {
+        return Err(format!("{text:?}: the duration must be whole microseconds"));
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("1500ms").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("thirty").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+}

@@ -1,0 +1,23 @@
+//! The DataFusion session every run uses: our defaults, then any `DATAFUSION_*` environment
+//! variable on top (`DATAFUSION_EXECUTION_TARGET_PARTITIONS=4`, …), as datafusion-cli does.
+
+use anyhow::{Context, Result};
+use datafusion::config::ConfigOptions;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+pub fn context() -> Result<SessionContext> {
+    let mut options = ConfigOptions::new();
+    // Utf8View columns carried through the big sort make every later window and aggregate
+    // several times slower on this workload (apache/datafusion PRs 14823 and 21325).
+    options.execution.parquet.schema_force_view_types = false;
+    options.sql_parser.map_string_types_to_utf8view = false;
+    for entry in ConfigOptions::new().entries() {
+        let variable = entry.key.to_uppercase().replace('.', "_");
+        if let Some(value) = std::env::var_os(&variable) {
+            options
+                .set(&entry.key, &value.to_string_lossy())
+                .with_context(|| format!("environment variable {variable}"))?;
+        }
+    }
+    Ok(SessionContext::new_with_config(SessionConfig::from(options)))
+}

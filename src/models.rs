@@ -1,0 +1,119 @@
+//! The SQL models of `sql/`, embedded in the binary, in the order they build on each other.
+//! The only module that knows `sql/`: it registers each model as a view named after its file,
+//! with the run's parameters bound as values (`$timeout_us`, …), never spliced into the text.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use arrow::array::{RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::ParamValues;
+use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
+
+use crate::config::{EqualGap, SessionRules};
+
+/// One model: a `select` in `sql/<name>.sql`.
+pub struct Model {
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+macro_rules! model {
+    ($name:literal) => {
+        Model {
+            name: $name,
+            sql: include_str!(concat!("../sql/", $name, ".sql")),
+        }
+    };
+}
+
+/// From the input events to one row per session.
+pub const SESSION_MODELS: &[Model] = &[
+    model!("stg_events"),
+    model!("events_deduplicated"),
+    model!("sessionized_events"),
+    model!("sessions"),
+    model!("rejected_events"),
+];
+
+/// From the written sessions to the metrics tables.
+pub const METRIC_MODELS: &[Model] = &[
+    model!("metrics_base"),
+    model!("metrics_daily"),
+    model!("metrics_by_source"),
+    model!("metrics_by_device"),
+    model!("metrics_by_landing_page"),
+];
+
+/// The output tables, in the order they are written; `sessions` first, as the metrics are
+/// computed from what was written rather than by sessionizing again.
+pub const SESSIONS_TABLE: &str = "sessions";
+pub const METRIC_TABLES: &[&str] = &[
+    "metrics_daily",
+    "metrics_by_source",
+    "metrics_by_device",
+    "metrics_by_landing_page",
+];
+
+/// The values bound to the models' `$name` placeholders.
+pub struct Parameters {
+    values: HashMap<String, ScalarValue>,
+}
+
+impl Parameters {
+    pub fn new(rules: &SessionRules, has_event_name: bool) -> Self {
+        let timeout_us = i64::try_from(rules.timeout.as_micros()).unwrap_or(i64::MAX);
+        let values = HashMap::from([
+            ("timeout_us".to_string(), ScalarValue::Int64(Some(timeout_us))),
+            (
+                "new_session_on_equal_gap".to_string(),
+                ScalarValue::Boolean(Some(rules.equal_gap == EqualGap::NewSession)),
+            ),
+            ("has_event_name".to_string(), ScalarValue::Boolean(Some(has_event_name))),
+        ]);
+        Parameters { values }
+    }
+}
+
+/// The config's lists, as the small tables the models join with.
+pub fn register_event_lists(ctx: &SessionContext, rules: &SessionRules) -> Result<()> {
+    for (table, names) in [
+        ("page_view_event_names", &rules.page_view_events),
+        ("conversion_event_names", &rules.conversion_events),
+    ] {
+        let schema = Arc::new(Schema::new(vec![Field::new("event_name", DataType::Utf8, false)]));
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(names.clone()))])?;
+        ctx.register_batch(table, batch)?;
+    }
+    Ok(())
+}
+
+/// Registers `models` as views, in order.
+pub async fn register(ctx: &SessionContext, models: &[Model], parameters: &Parameters) -> Result<()> {
+    for model in models {
+        let plan = ctx
+            .sql(model.sql)
+            .await
+            .with_context(|| format!("in model sql/{}.sql", model.name))?;
+        // bind only the placeholders this model uses
+        let used = plan.logical_plan().get_parameter_types()?;
+        let values: HashMap<String, ScalarValue> = parameters
+            .values
+            .iter()
+            .filter(|(name, _)| used.contains_key(*name) || used.contains_key(&format!("${name}")))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        let view = if values.is_empty() {
+            plan
+        } else {
+            plan.with_param_values(ParamValues::Map(
+                values.into_iter().map(|(k, v)| (k, v.into())).collect(),
+            ))
+            .with_context(|| format!("binding parameters of sql/{}.sql", model.name))?
+        };
+        ctx.register_table(model.name, view.into_view())?;
+    }
+    Ok(())
+}

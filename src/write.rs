@@ -1,0 +1,149 @@
+//! Parquet output. Every table of a run is first written under the run's staging directory
+//! (`<output>/_staging/<run_id>/<table>/dt=…/`); only when all of them are written does each
+//! partition replace its predecessor, in one step per partition, with `_SUCCESS` inside it.
+//! A run that fails before that leaves the previous output as it was.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use arrow::array::{Array, UInt64Array};
+use arrow::datatypes::DataType;
+use datafusion::config::TableParquetOptions;
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+
+use crate::storage::{self, OutputRoot};
+
+/// The partition column of every table.
+pub const PARTITION_COLUMN: &str = "dt";
+
+/// What writing one table produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableWrite {
+    pub table: String,
+    pub rows: u64,
+    pub files: usize,
+    /// `dt=YYYY-MM-DD` folders written.
+    pub partitions: Vec<String>,
+}
+
+/// A run's output on its way to the output directory.
+pub struct Staging {
+    root: OutputRoot,
+    dir: PathBuf,
+    written: Vec<TableWrite>,
+}
+
+impl Staging {
+    pub fn create(root: OutputRoot, run_id: &str) -> Result<Self> {
+        let dir = root.staging_dir(run_id);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the staging directory {}", dir.display()))?;
+        Ok(Staging {
+            root,
+            dir,
+            written: Vec::new(),
+        })
+    }
+
+    /// Writes the registered table or view `table`, partitioned by `dt`.
+    pub async fn write(&mut self, ctx: &SessionContext, table: &str) -> Result<&TableWrite> {
+        let dir = self.dir.join(table);
+        let url = self.root.url_of(&dir)?;
+        let frame = ctx.table(table).await?;
+        let result = frame
+            .write_parquet(
+                url.as_str(),
+                DataFrameWriteOptions::new().with_partition_by(vec![PARTITION_COLUMN.into()]),
+                Some(parquet_options()),
+            )
+            .await
+            .with_context(|| format!("writing table {table}"))?;
+        let rows = result
+            .iter()
+            .filter_map(|batch| batch.column(0).as_any().downcast_ref::<UInt64Array>())
+            .flat_map(|counts| counts.iter().flatten())
+            .sum();
+        let (partitions, files) = staged_partitions(&dir)?;
+        self.written.push(TableWrite {
+            table: table.to_string(),
+            rows,
+            files,
+            partitions,
+        });
+        Ok(self.written.last().expect("just pushed"))
+    }
+
+    /// Makes what was written for `table` readable under the same name, so later models
+    /// read the written rows instead of computing them again.
+    pub async fn register_written(&self, ctx: &SessionContext, table: &str) -> Result<()> {
+        let dir = self.dir.join(table);
+        std::fs::create_dir_all(&dir)?;
+        let url = self.root.url_of(&dir)?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet")
+            .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Utf8)]);
+        let schema = ctx.table(table).await?.schema().as_arrow().clone();
+        // the files hold every column but the partition column
+        let file_schema = Arc::new(arrow::datatypes::Schema::new(
+            schema
+                .fields()
+                .iter()
+                .filter(|f| f.name() != PARTITION_COLUMN)
+                .cloned()
+                .collect::<Vec<_>>(),
+        ));
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .with_schema(file_schema);
+        ctx.deregister_table(table)?;
+        ctx.register_table(table, Arc::new(ListingTable::try_new(config)?))?;
+        Ok(())
+    }
+
+    /// Moves every written partition into place, `_SUCCESS` inside, then removes the staging
+    /// directory (which by then holds the replaced partitions).
+    pub fn commit(self) -> Result<Vec<TableWrite>> {
+        for written in &self.written {
+            for partition in &written.partitions {
+                let staged = self.dir.join(&written.table).join(partition);
+                std::fs::write(staged.join("_SUCCESS"), b"")
+                    .with_context(|| format!("cannot write _SUCCESS in {}", staged.display()))?;
+                let target = self.root.table_dir(&written.table).join(partition);
+                storage::swap_dir(&staged, &target)?;
+            }
+        }
+        std::fs::remove_dir_all(&self.dir)
+            .with_context(|| format!("cannot remove {}", self.dir.display()))?;
+        Ok(self.written)
+    }
+}
+
+fn parquet_options() -> TableParquetOptions {
+    let mut options = TableParquetOptions::default();
+    options.global.compression = Some("zstd(1)".into());
+    options
+}
+
+/// The `dt=…` folders under a staged table, sorted, and how many files they hold.
+fn staged_partitions(dir: &std::path::Path) -> Result<(Vec<String>, usize)> {
+    let mut partitions = Vec::new();
+    let mut files = 0;
+    if !dir.exists() {
+        return Ok((partitions, files));
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type()?.is_dir() && name.starts_with("dt=") {
+            files += std::fs::read_dir(entry.path())?.count();
+            partitions.push(name);
+        }
+    }
+    partitions.sort();
+    Ok((partitions, files))
+}

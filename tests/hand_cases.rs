@@ -1,0 +1,307 @@
+//! Sessions computed by hand: the gap rule at its edges, ties, order, users, midnight,
+//! duplicates and rows that cannot be sessionized.
+
+use crate::common::*;
+
+/// user a: gaps of 30 min − 1 µs (same session), exactly 30 min (same by default, new with
+/// `new-session`), and 30 min + 1 µs (new); user b: a gap of 1800.4 s, which rounding to whole
+/// seconds would wrongly call "exactly 30 minutes".
+fn gap_edges(work: &Work) {
+    let t0 = at("2026-11-01 10:00:00");
+    let t1 = t0 + 30 * MINUTE - 1;
+    let t2 = t1 + 30 * MINUTE;
+    let t3 = t2 + 30 * MINUTE + 1;
+    let b0 = at("2026-11-01 12:00:00");
+    let b1 = b0 + 1_800_400_000;
+    work.write_parquet(
+        "in/events.parquet",
+        vec![
+            ("event_id", texts(&["a0", "a1", "a2", "a3", "b0", "b1"])),
+            ("user_id", texts(&["a", "a", "a", "a", "b", "b"])),
+            ("event_time", utc_micros(&[Some(t0), Some(t1), Some(t2), Some(t3), Some(b0), Some(b1)])),
+        ],
+    );
+}
+
+#[test]
+fn a_gap_equal_to_the_timeout_stays_in_the_session_by_default() {
+    let work = Work::new();
+    gap_edges(&work);
+    work.sessionize_ok(&["run", "--input", "in", "--output", "out"]);
+    let t0 = at("2026-11-01 10:00:00");
+    let t2 = t0 + 60 * MINUTE - 1;
+    let t3 = t2 + 30 * MINUTE + 1;
+    let b0 = at("2026-11-01 12:00:00");
+    let b1 = b0 + 1_800_400_000;
+    assert_eq!(
+        sessions(&work.path("out")),
+        vec![
+            Session { user_id: "a".into(), start: t0, end: t2, events: 3 },
+            Session { user_id: "a".into(), start: t3, end: t3, events: 1 },
+            Session { user_id: "b".into(), start: b0, end: b0, events: 1 },
+            Session { user_id: "b".into(), start: b1, end: b1, events: 1 },
+        ]
+    );
+}
+
+#[test]
+fn a_gap_equal_to_the_timeout_starts_a_session_with_new_session() {
+    let work = Work::new();
+    gap_edges(&work);
+    work.write("cfg.toml", "[sessions]\ngap_equal_to_timeout = \"new-session\"\n");
+    work.sessionize_ok(&["run", "--input", "in", "--output", "out", "--config", "cfg.toml"]);
+    let t0 = at("2026-11-01 10:00:00");
+    let t1 = t0 + 30 * MINUTE - 1;
+    let t2 = t1 + 30 * MINUTE;
+    let t3 = t2 + 30 * MINUTE + 1;
+    let b0 = at("2026-11-01 12:00:00");
+    let b1 = b0 + 1_800_400_000;
+    assert_eq!(
+        sessions(&work.path("out")),
+        vec![
+            Session { user_id: "a".into(), start: t0, end: t1, events: 2 },
+            Session { user_id: "a".into(), start: t2, end: t2, events: 1 },
+            Session { user_id: "a".into(), start: t3, end: t3, events: 1 },
+            Session { user_id: "b".into(), start: b0, end: b0, events: 1 },
+            Session { user_id: "b".into(), start: b1, end: b1, events: 1 },
+        ]
+    );
+}
+
+#[test]
+fn the_timeout_flag_overrides_the_config_file() {
+    let work = Work::new();
+    gap_edges(&work);
+    work.write("cfg.toml", "[sessions]\ntimeout = \"5m\"\n");
+    // with 31 minutes every gap above is inside the timeout: one session per user
+    work.sessionize_ok(&["run", "--input", "in", "--output", "out", "--config", "cfg.toml", "--timeout", "31m"]);
+    let found = sessions(&work.path("out"));
+    assert_eq!(found.iter().map(|s| s.events).collect::<Vec<_>>(), vec![4, 2]);
+}
+
+/// Three events in the same microsecond: the order is (event_time, event_id), so the landing
+/// page is c1's and the exit page c3's, whatever order the rows arrive in.
+#[test]
+fn ties_in_time_are_ordered_by_event_id() {
+    let work = Work::new();
+    let t = at("2026-11-01 09:00:00");
+    work.write_parquet(
+        "in/events.parquet",
+        vec![
+            ("event_id", texts(&["c3", "c1", "c2"])),
+            ("user_id", texts(&["c", "c", "c"])),
+            ("event_time", utc_micros(&[Some(t), Some(t), Some(t)])),
+            ("event_name", texts(&["page_view", "page_view", "page_view"])),
+            ("page_url", texts(&["https://x.test/three", "https://x.test/one?q=1", "/two"])),
+        ],
+    );
+    work.sessionize_ok(&["run", "--input", "in", "--output", "out"]);
+    let rows = session_rows(&work.path("out"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["landing_page"].text(), Some("/one"));
+    assert_eq!(rows[0]["exit_page"].text(), Some("/three"));
+    assert_eq!(rows[0]["page_view_count"].int(), 3);
+    assert_eq!(rows[0]["duration_s"].float(), 0.0);
+}
+
+/// One user's events spread over three files (two in a dt= folder), in no order.
+#[test]
+fn unsorted_input_across_files_gives_the_same_sessions() {
+    let work = Work::new();
+    let t = at("2026-11-02 08:00:00");
+    let times = [0, 10, 50, 55, 100, 129, 170].map(|m| t + m * MINUTE);
+    // sessions: [0,10] [50,55] [100,129] [170]
+    work.write_parquet(
+        "in/dt=2026-11-02/part-2.parquet",
+        vec![
+            ("event_id", texts(&["e6", "e2"])),
+            ("user_id", texts(&["d", "d"])),
+            ("event_time", utc_micros(&[Some(times[6]), Some(times[2])])),
+        ],
+    );
+    work.write_parquet(
+        "in/dt=2026-11-02/part-1.parquet",
+        vec![
+            ("event_id", texts(&["e4", "e0", "e5"])),
+            ("user_id", texts(&["d", "d", "d"])),
+            ("event_time", utc_micros(&[Some(times[4]), Some(times[0]), Some(times[5])])),
+        ],
+    );
+    work.write_parquet(
+        "in/late.parquet",
+        vec![
+            ("event_id", texts(&["e3", "e1"])),
+            ("user_id", texts(&["d", "d"])),
+            ("event_time", utc_micros(&[Some(times[3]), Some(times[1])])),
+        ],
+    );
+    work.sessionize_ok(&["run", "--input", "in", "--output", "out"]);
+    let expected = |a: usize, b: usize, n: i64| Session {
+        user_id: "d".into(),
+        start: times[a],
+        end: times[b],
+        events: n,
+    };
+    assert_eq!(
+        sessions(&work.path("out")),
+        vec![expected(0, 1, 2), expected(2, 3, 2), expected(4, 5, 2), expected(6, 6, 1)]
+    );
+    let rows = session_rows(&work.path("out"));
+    assert_eq!(
+        rows.iter().map(|r| r["session_number"].int()).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    assert_eq!(
+        rows.iter().map(|r| r["is_new_user"].bool()).collect::<Vec<_>>(),
+        vec![true, false, false, false]
+    );
+}
+
+/// Two users whose events interleave: merged they would make one session, apart they
+/// make three.
+#[test]
+fn interleaved_users_do_not_affect_each_other() {
+    let work = Work::new();
+    let t = at("2026-11-03 18:00:00");
+    work.write_parquet(
+        "in/events.parquet",
+        vec![
+            ("event_id", texts(&["1", "2", "3", "4"])),
+            ("user_id", texts(&["e", "f", "f", "e"])),
+            ("event_time", utc_micros(&[Some(t), Some(t + 20 * MINUTE), Some(t + 40 * MINUTE), Some(t + 45 * MINUTE)])),
+        ],
+    );
+    work.sessionize_ok(&["run", "--input", "in", "--output", "out"]);
+    assert_eq!(
+        sessions(&work.path("out")),
+        vec![
+            Session { user_id: "e".into(), start: t, end: t, events: 1 },
+            Session { user_id: "e".into(), start: t + 45 * MINUTE, end: t + 45 * MINUTE, events: 1 },
+            Session { user_id: "f".into(), start: t + 20 * MINUTE, end: t + 40 * MINUTE, events: 2 },
+        ]
+    );
+}
+
+/// 23:50 → 00:10 is one session of 20 minutes, on the day it started; in a reporting time
+/// zone an hour ahead, the same session starts at 00:50 local and belongs to the next day.
+#[test]
+fn a_session_across_midnight_is_one_session_on_the_day_it_started() {
+    let work = Work::new();
+    let t = at("2026-11-04 23:50:00");
+    work.write_parquet(
+        "in/events.parquet",
+        vec![
+            ("event_id", texts(&["g1", "g2"])),
+            ("user_id", texts(&["g", "g"])),
+            ("event_time", utc_micros(&[Some(t), Some(t + 20 * MINUTE)])),
+        ],
+    );
+    work.sessionize_ok(&["run", "--input", "in", "--output", "out"]);
+    let rows = session_rows(&work.path("out"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["dt"].text(), Some("2026-11-04"));
+    assert_eq!(rows[0]["duration_s"].float(), 1200.0);
+    assert_eq!(rows[0]["session_start"].time(), t);
+
+    work.write("paris.toml", "[sessions]\ntimezone = \"Europe/Paris\"\n");
+    work.sessionize_ok(&["run", "--input", "in", "--output", "out-paris", "--config", "paris.toml"]);
+    let rows = session_rows(&work.path("out-paris"));
+    assert_eq!(rows[0]["dt"].text(), Some("2026-11-05"));
+    // timestamps still leave as UTC
+    assert_eq!(rows[0]["session_start"].time(), t);
+}
+
+/// h1 delivered twice counts once; rows without an event_id that are identical count once;
+/// rows with a NULL user or time are counted as not sessionizable.
+#[test]
+fn duplicates_and_null_keys_are_counted_not_sessionized() {
+    let work = Work::new();
+    let t = at("2026-11-05 07:00:00");
+    work.write_parquet(
+        "in/events.parquet",
+        vec![
+            ("event_id", strings(&[Some("h1"), Some("h1"), Some("h2"), None, None, Some("n1"), Some("n2"), Some("n3")])),
+            ("user_id", strings(&[Some("h"), Some("h"), Some("h"), Some("h"), Some("h"), None, Some("h"), Some("")])),
+            ("event_time", utc_micros(&[Some(t), Some(t), Some(t + MINUTE), Some(t + 2 * MINUTE), Some(t + 2 * MINUTE), Some(t), None, Some(t)])),
+            ("revenue", floats(&[Some(10.0), Some(10.0), None, Some(1.5), Some(1.5), Some(99.0), Some(99.0), Some(99.0)])),
+        ],
+    );
+    let outcome = work.sessionize_ok(&["run", "--input", "in", "--output", "out"]);
+    assert_eq!(outcome.count("rows read"), 8);
+    assert_eq!(outcome.count("duplicates removed"), 2);
+    assert_eq!(outcome.count("not sessionizable"), 3);
+    assert_eq!(outcome.count("missing user_id"), 1);
+    assert_eq!(outcome.count("missing event_time"), 1);
+    assert_eq!(outcome.count("empty user_id"), 1);
+    assert_eq!(outcome.count("events sessionized"), 3);
+    let rows = session_rows(&work.path("out"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["event_count"].int(), 3);
+    assert_eq!(rows[0]["revenue"].float(), 11.5);
+}
+
+/// Without an event_name column every event is a page view; with one, only the configured
+/// names are, and conversions are counted by name.
+#[test]
+fn page_views_conversions_and_attribution() {
+    let work = Work::new();
+    let t = at("2026-11-06 10:00:00");
+    work.write_parquet(
+        "in/events.parquet",
+        vec![
+            ("event_id", texts(&["1", "2", "3", "4", "5", "6"])),
+            ("user_id", texts(&["p", "p", "p", "q", "r", "r"])),
+            ("event_time", utc_micros(&[Some(t), Some(t + SECOND), Some(t + 2 * SECOND), Some(t), Some(t), Some(t + 5 * SECOND)])),
+            ("event_name", texts(&["page_view", "click", "order", "page_view", "screen", "page_view"])),
+            ("page_url", strings(&[
+                Some("https://shop.test/sale/?utm_source=newsletter&utm_medium=email&utm_campaign=nov#top"),
+                Some("https://shop.test/sale/"),
+                Some("https://shop.test/thanks"),
+                Some("https://shop.test"),
+                Some("https://shop.test/app"),
+                Some("/about?x=1"),
+            ])),
+            ("referrer", strings(&[None, None, None, Some("https://www.Google.com/search?q=a"), Some("https://shop.test/"), Some("https://shop.test/")])),
+            ("revenue", floats(&[None, None, Some(20.0), None, None, None])),
+        ],
+    );
+    work.write("cfg.toml", "[sessions]\nconversion_events = [\"order\"]\n");
+    work.sessionize_ok(&["run", "--input", "in", "--output", "out", "--config", "cfg.toml"]);
+    let rows = session_rows(&work.path("out"));
+    let p = &rows[0];
+    assert_eq!(p["page_view_count"].int(), 1);
+    assert_eq!(p["landing_page"].text(), Some("/sale/"));
+    assert_eq!(p["exit_page"].text(), Some("/sale/"));
+    assert_eq!((p["source"].text(), p["medium"].text(), p["campaign"].text()), (Some("newsletter"), Some("email"), Some("nov")));
+    assert_eq!(p["conversion_count"].int(), 1);
+    assert_eq!(p["revenue"].float(), 20.0);
+    assert!(p["is_bounce"].bool());
+    assert!(p["is_engaged"].bool(), "a conversion makes a session engaged");
+    let q = &rows[1];
+    assert_eq!(q["landing_page"].text(), Some("/"));
+    assert_eq!((q["source"].text(), q["medium"].text(), q["campaign"].text()), (Some("www.google.com"), Some("referral"), Some("(referral)")));
+    assert!(!q["is_engaged"].bool());
+    let r = &rows[2];
+    // an internal referrer is not a source: direct
+    assert_eq!((r["source"].text(), r["medium"].text()), (Some("(direct)"), Some("(none)")));
+    assert_eq!(r["landing_page"].text(), Some("/about"));
+    assert_eq!(r["page_view_count"].int(), 1);
+    assert_eq!(r["duration_s"].float(), 5.0);
+
+    // the same file without event_name: every event is a page view
+    let work = Work::new();
+    work.write_parquet(
+        "in/events.parquet",
+        vec![
+            ("user_id", texts(&["p", "p"])),
+            ("event_time", utc_micros(&[Some(t), Some(t + 12 * SECOND)])),
+            ("page_url", texts(&["/a", "/b"])),
+        ],
+    );
+    work.sessionize_ok(&["run", "--input", "in", "--output", "out"]);
+    let rows = session_rows(&work.path("out"));
+    assert_eq!(rows[0]["page_view_count"].int(), 2);
+    assert_eq!(rows[0]["exit_page"].text(), Some("/b"));
+    assert!(!rows[0]["is_bounce"].bool());
+    assert!(rows[0]["is_engaged"].bool());
+}

@@ -1,0 +1,14 @@
+//! The integration tests: one test binary that runs the real `sessionize` executable on real
+//! Parquet files in fresh temporary directories, and checks its outputs against values
+//! computed by hand, by other engines (Spark, Beam), by a data set's own labels, or by a
+//! deliberately simple reference sessionizer.
+
+mod common;
+
+mod cli;
+mod ecommerce;
+mod event_time_types;
+mod hand_cases;
+mod output_schema;
+mod reference;
+mod vectors;
