@@ -93,8 +93,8 @@ attributed as (
 
 final as (
     select
-        md5(concat(user_id, chr(31), cast(arrow_cast(session_start, 'Int64') as varchar)))
-            as session_id,
+        cast(md5(concat(user_id, chr(31), cast(arrow_cast(session_start, 'Int64') as varchar)))
+            as varchar) as session_id,
         user_id,
         session_number,
         arrow_cast(session_start, 'Timestamp(µs, "UTC")') as session_start,

@@ -27,7 +27,8 @@ keyed as (
         *,
         coalesce(
             event_id,
-            md5(concat_ws(
+            -- md5 returns Utf8View, which slows the big sort down: keep plain Utf8
+            cast(md5(concat_ws(
                 chr(31),
                 coalesce(user_id, chr(30)),
                 coalesce(cast(event_time as varchar), chr(30)),
@@ -41,7 +42,7 @@ keyed as (
                 coalesce(user_agent, chr(30)),
                 coalesce(country, chr(30)),
                 coalesce(cast(revenue as varchar), chr(30))
-            ))
+            )) as varchar)
         ) as event_key
     from events
 ),

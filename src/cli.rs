@@ -30,7 +30,9 @@ pub enum Command {
         "  2  bad input or configuration"))]
     Run(RunArgs),
     /// Write deterministic synthetic events as Parquet, one folder per day (dt=YYYY-MM-DD).
-    #[command(after_help = "Example:\n  sessionize generate --events 100000 --days 7 --seed 1 --output /tmp/events")]
+    #[command(
+        after_help = "Example:\n  sessionize generate --events 100000 --days 7 --seed 1 --output /tmp/events"
+    )]
     Generate(GenerateArgs),
 }
 

@@ -136,12 +136,22 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
         .input
         .clone()
         .or(file.input.path.clone())
-        .ok_or_else(|| bad("input.path", "no input: pass --input or set [input] path".into()))?;
+        .ok_or_else(|| {
+            bad(
+                "input.path",
+                "no input: pass --input or set [input] path".into(),
+            )
+        })?;
     let output = overrides
         .output
         .clone()
         .or(file.output.path.clone())
-        .ok_or_else(|| bad("output.path", "no output: pass --output or set [output] path".into()))?;
+        .ok_or_else(|| {
+            bad(
+                "output.path",
+                "no output: pass --output or set [output] path".into(),
+            )
+        })?;
 
     for key in file.columns.keys() {
         if !CANONICAL_FIELDS.iter().any(|(field, _)| field == key) {
@@ -155,10 +165,9 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
     let columns = CANONICAL_FIELDS
         .iter()
         .map(|&(field, required)| match file.columns.get(field) {
-            Some(column) if column.trim().is_empty() => Err(bad(
-                &format!("columns.{field}"),
-                "empty column name".into(),
-            )),
+            Some(column) if column.trim().is_empty() => {
+                Err(bad(&format!("columns.{field}"), "empty column name".into()))
+            }
             Some(column) => Ok(ColumnSource {
                 field,
                 column: column.clone(),
@@ -196,7 +205,9 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
     if arrow::array::timezone::Tz::from_str(&timezone).is_err() {
         return Err(bad(
             "sessions.timezone",
-            format!("{timezone:?} is not an IANA time zone (like \"Europe/Paris\") or an offset (like \"+02:00\")"),
+            format!(
+                "{timezone:?} is not an IANA time zone (like \"Europe/Paris\") or an offset (like \"+02:00\")"
+            ),
         ));
     }
 
@@ -255,7 +266,10 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
         assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("1500ms").unwrap(), Duration::from_millis(1500));
+        assert_eq!(
+            parse_duration("1500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
         assert!(parse_duration("thirty").is_err());
         assert!(parse_duration("0s").is_err());
     }

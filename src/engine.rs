@@ -19,5 +19,7 @@ pub fn context() -> Result<SessionContext> {
                 .with_context(|| format!("environment variable {variable}"))?;
         }
     }
-    Ok(SessionContext::new_with_config(SessionConfig::from(options)))
+    Ok(SessionContext::new_with_config(SessionConfig::from(
+        options,
+    )))
 }

@@ -53,7 +53,12 @@ pub async fn register(ctx: &SessionContext, settings: &RunSettings) -> Result<In
     let schema = options
         .infer_schema(&ctx.state(), &location.url)
         .await
-        .map_err(|e| UserError::input(&location.display, format!("cannot read the Parquet schema: {e}")))?;
+        .map_err(|e| {
+            UserError::input(
+                &location.display,
+                format!("cannot read the Parquet schema: {e}"),
+            )
+        })?;
     let config = ListingTableConfig::new(location.url.clone())
         .with_listing_options(options)
         .with_schema(schema.clone());
@@ -74,7 +79,12 @@ pub async fn register(ctx: &SessionContext, settings: &RunSettings) -> Result<In
             }
             None => None,
         };
-        exprs.extend(canonical_exprs(&location, source, input_type.as_ref(), settings)?);
+        exprs.extend(canonical_exprs(
+            &location,
+            source,
+            input_type.as_ref(),
+            settings,
+        )?);
     }
     let events = raw.select(exprs)?;
     ctx.register_table(INPUT_VIEW, events.into_view())?;
@@ -106,7 +116,10 @@ async fn list_files(ctx: &SessionContext, location: &InputLocation) -> Result<Ve
 fn missing_column(location: &InputLocation, source: &ColumnSource, schema: &Schema) -> UserError {
     let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let why = if source.explicit {
-        format!("[columns] {} = {:?} in the config", source.field, source.column)
+        format!(
+            "[columns] {} = {:?} in the config",
+            source.field, source.column
+        )
     } else {
         format!("required field {}", source.field)
     };
@@ -149,13 +162,17 @@ fn canonical_exprs(
             let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
             let parsed = match input_type {
                 // naive timestamps are UTC: label them so before any zone conversion
-                Some(DataType::Timestamp(_, None)) | Some(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
+                Some(DataType::Timestamp(_, None))
+                | Some(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
                     try_cast(column.clone(), utc)
                 }
                 Some(DataType::Timestamp(_, Some(_))) => try_cast(column.clone(), utc),
                 // integers are epoch milliseconds
                 Some(DataType::Int64) => try_cast(
-                    try_cast(column.clone(), DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))),
+                    try_cast(
+                        column.clone(),
+                        DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+                    ),
                     utc,
                 ),
                 _ => {
@@ -184,7 +201,10 @@ fn canonical_exprs(
                     cast(column, DataType::Utf8)
                 }
                 Some(DataType::Dictionary(_, value))
-                    if matches!(**value, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) =>
+                    if matches!(
+                        **value,
+                        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                    ) =>
                 {
                     cast(column, DataType::Utf8)
                 }

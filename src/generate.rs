@@ -57,16 +57,42 @@ const THIRTY_MINUTES: i64 = 1_800 * MICROS_PER_SECOND;
 const ROWS_PER_BATCH: usize = 65_536;
 
 const PAGES: &[&str] = &[
-    "/", "/", "/", "/products", "/products/shoes", "/products/shirts", "/products/hats",
-    "/blog/how-to-choose-shoes", "/blog/summer-sale", "/cart", "/checkout", "/about",
-    "/help/shipping", "/search",
+    "/",
+    "/",
+    "/",
+    "/products",
+    "/products/shoes",
+    "/products/shirts",
+    "/products/hats",
+    "/blog/how-to-choose-shoes",
+    "/blog/summer-sale",
+    "/cart",
+    "/checkout",
+    "/about",
+    "/help/shipping",
+    "/search",
 ];
 const DEVICES: &[(&str, &str)] = &[
-    ("desktop", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"),
-    ("desktop", "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15"),
-    ("mobile", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1"),
-    ("mobile", "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36"),
-    ("tablet", "Mozilla/5.0 (iPad; CPU OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1"),
+    (
+        "desktop",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+    ),
+    (
+        "desktop",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15",
+    ),
+    (
+        "mobile",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
+    ),
+    (
+        "mobile",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
+    ),
+    (
+        "tablet",
+        "Mozilla/5.0 (iPad; CPU OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
+    ),
 ];
 const COUNTRIES: &[&str] = &["US", "US", "US", "GB", "DE", "FR", "IN", "BR", "JP", "CA"];
 const CAMPAIGNS: &[(&str, &str, &str)] = &[
@@ -218,7 +244,10 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateSummary> {
                 let (name, revenue) = match random.unit() {
                     r if r < 0.75 => ("page_view", None),
                     r if r < 0.85 => ("add_to_cart", None),
-                    r if r < 0.88 => ("purchase", Some((random.below(20_000) as f64 + 999.0) / 100.0)),
+                    r if r < 0.88 => (
+                        "purchase",
+                        Some((random.below(20_000) as f64 + 999.0) / 100.0),
+                    ),
                     _ => ("scroll", None),
                 };
                 let user_id = (!random.chance(0.002)).then(|| format!("u{user:07}"));
@@ -231,7 +260,11 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateSummary> {
                     time_us: time,
                     name,
                     page_url,
-                    referrer: if position == 0 { referrer.clone() } else { Some(format!("{SITE}{page}")) },
+                    referrer: if position == 0 {
+                        referrer.clone()
+                    } else {
+                        Some(format!("{SITE}{page}"))
+                    },
                     device,
                     user_agent,
                     country,
@@ -268,7 +301,11 @@ fn schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
         Field::new("event_id", DataType::Utf8, false),
         Field::new("user_id", DataType::Utf8, true),
-        Field::new("event_time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new(
+            "event_time",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
         Field::new("event_name", DataType::Utf8, false),
         Field::new("page_url", DataType::Utf8, false),
         Field::new("referrer", DataType::Utf8, true),
@@ -286,7 +323,9 @@ fn write_day(
     events: &[Event],
 ) -> Result<u64> {
     let date = start_day + chrono::Duration::days(day);
-    let dir = options.output.join(format!("dt={}", date.format("%Y-%m-%d")));
+    let dir = options
+        .output
+        .join(format!("dt={}", date.format("%Y-%m-%d")));
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("events.parquet");
     let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
@@ -297,18 +336,32 @@ fn write_day(
     let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))?;
     for chunk in events.chunks(ROWS_PER_BATCH) {
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(chunk.iter().map(|e| e.event_id.as_str()))),
-            Arc::new(StringArray::from_iter(chunk.iter().map(|e| e.user_id.as_deref()))),
+            Arc::new(StringArray::from_iter_values(
+                chunk.iter().map(|e| e.event_id.as_str()),
+            )),
+            Arc::new(StringArray::from_iter(
+                chunk.iter().map(|e| e.user_id.as_deref()),
+            )),
             Arc::new(
                 TimestampMicrosecondArray::from_iter_values(chunk.iter().map(|e| e.time_us))
                     .with_timezone("UTC"),
             ),
             Arc::new(StringArray::from_iter_values(chunk.iter().map(|e| e.name))),
-            Arc::new(StringArray::from_iter_values(chunk.iter().map(|e| e.page_url.as_str()))),
-            Arc::new(StringArray::from_iter(chunk.iter().map(|e| e.referrer.as_deref()))),
-            Arc::new(StringArray::from_iter_values(chunk.iter().map(|e| e.device))),
-            Arc::new(StringArray::from_iter_values(chunk.iter().map(|e| e.user_agent))),
-            Arc::new(StringArray::from_iter_values(chunk.iter().map(|e| e.country))),
+            Arc::new(StringArray::from_iter_values(
+                chunk.iter().map(|e| e.page_url.as_str()),
+            )),
+            Arc::new(StringArray::from_iter(
+                chunk.iter().map(|e| e.referrer.as_deref()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                chunk.iter().map(|e| e.device),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                chunk.iter().map(|e| e.user_agent),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                chunk.iter().map(|e| e.country),
+            )),
             Arc::new(Float64Array::from_iter(chunk.iter().map(|e| e.revenue))),
         ];
         writer.write(&RecordBatch::try_new(schema.clone(), columns)?)?;

@@ -46,7 +46,9 @@ pub async fn run(settings: &RunSettings) -> Result<RunSummary> {
     // write: sessions first; the metrics then read the written sessions
     let mut staging = Staging::create(OutputRoot::new(&settings.output)?, &run_id)?;
     staging.write(&ctx, models::SESSIONS_TABLE).await?;
-    staging.register_written(&ctx, models::SESSIONS_TABLE).await?;
+    staging
+        .register_written(&ctx, models::SESSIONS_TABLE)
+        .await?;
     models::register(&ctx, models::METRIC_MODELS, &parameters).await?;
     for table in models::METRIC_TABLES {
         staging.write(&ctx, table).await?;
@@ -83,7 +85,10 @@ async fn rejects_by_reason(ctx: &SessionContext) -> Result<Vec<(String, u64)>> {
     let batches = ctx
         .table("rejected_events")
         .await?
-        .aggregate(vec![col("reject_reason")], vec![count(lit(1)).alias("rows")])?
+        .aggregate(
+            vec![col("reject_reason")],
+            vec![count(lit(1)).alias("rows")],
+        )?
         .sort(vec![col("reject_reason").sort(true, true)])?
         .collect()
         .await?;
@@ -106,13 +111,20 @@ async fn session_totals(ctx: &SessionContext) -> Result<(u64, u64)> {
         .await?
         .aggregate(
             vec![],
-            vec![count(lit(1)).alias("sessions"), sum(col("event_count")).alias("events")],
+            vec![
+                count(lit(1)).alias("sessions"),
+                sum(col("event_count")).alias("events"),
+            ],
         )?
         .collect()
         .await?;
     let batch = &batches[0];
     let sessions = batch.column(0).as_primitive::<Int64Type>().value(0) as u64;
     let events = batch.column(1).as_primitive::<Int64Type>();
-    let events = if events.is_null(0) { 0 } else { events.value(0) as u64 };
+    let events = if events.is_null(0) {
+        0
+    } else {
+        events.value(0) as u64
+    };
     Ok((sessions, events))
 }

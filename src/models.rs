@@ -66,12 +66,18 @@ impl Parameters {
     pub fn new(rules: &SessionRules, has_event_name: bool) -> Self {
         let timeout_us = i64::try_from(rules.timeout.as_micros()).unwrap_or(i64::MAX);
         let values = HashMap::from([
-            ("timeout_us".to_string(), ScalarValue::Int64(Some(timeout_us))),
+            (
+                "timeout_us".to_string(),
+                ScalarValue::Int64(Some(timeout_us)),
+            ),
             (
                 "new_session_on_equal_gap".to_string(),
                 ScalarValue::Boolean(Some(rules.equal_gap == EqualGap::NewSession)),
             ),
-            ("has_event_name".to_string(), ScalarValue::Boolean(Some(has_event_name))),
+            (
+                "has_event_name".to_string(),
+                ScalarValue::Boolean(Some(has_event_name)),
+            ),
         ]);
         Parameters { values }
     }
@@ -83,7 +89,11 @@ pub fn register_event_lists(ctx: &SessionContext, rules: &SessionRules) -> Resul
         ("page_view_event_names", &rules.page_view_events),
         ("conversion_event_names", &rules.conversion_events),
     ] {
-        let schema = Arc::new(Schema::new(vec![Field::new("event_name", DataType::Utf8, false)]));
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "event_name",
+            DataType::Utf8,
+            false,
+        )]));
         let batch = RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(names.clone()))])?;
         ctx.register_batch(table, batch)?;
     }
@@ -91,7 +101,11 @@ pub fn register_event_lists(ctx: &SessionContext, rules: &SessionRules) -> Resul
 }
 
 /// Registers `models` as views, in order.
-pub async fn register(ctx: &SessionContext, models: &[Model], parameters: &Parameters) -> Result<()> {
+pub async fn register(
+    ctx: &SessionContext,
+    models: &[Model],
+    parameters: &Parameters,
+) -> Result<()> {
     for model in models {
         let plan = ctx
             .sql(model.sql)

@@ -26,9 +26,8 @@ pub fn input_location(input: &str) -> Result<InputLocation, UserError> {
         ListingTableUrl::parse(absolute.to_string_lossy())
     } else {
         let path = Path::new(input);
-        let metadata = std::fs::metadata(path).map_err(|e| {
-            UserError::input(input, format!("cannot read the input path: {e}"))
-        })?;
+        let metadata = std::fs::metadata(path)
+            .map_err(|e| UserError::input(input, format!("cannot read the input path: {e}")))?;
         let absolute = absolute(path)?;
         let mut text = absolute.to_string_lossy().into_owned();
         if metadata.is_dir() && !text.ends_with('/') {
@@ -46,7 +45,10 @@ pub fn input_location(input: &str) -> Result<InputLocation, UserError> {
 
 fn absolute(path: &Path) -> Result<PathBuf, UserError> {
     std::path::absolute(path).map_err(|e| {
-        UserError::input(path.display().to_string(), format!("cannot resolve the path: {e}"))
+        UserError::input(
+            path.display().to_string(),
+            format!("cannot resolve the path: {e}"),
+        )
     })
 }
 
@@ -60,7 +62,10 @@ impl OutputRoot {
     pub fn new(output: &str) -> Result<Self, UserError> {
         let root = absolute(Path::new(output))?;
         if root.exists() && !root.is_dir() {
-            return Err(UserError::input(output, "the output path exists and is not a directory"));
+            return Err(UserError::input(
+                output,
+                "the output path exists and is not a directory",
+            ));
         }
         Ok(OutputRoot { root })
     }
@@ -98,9 +103,8 @@ pub fn swap_dir(new: &Path, current: &Path) -> Result<()> {
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     if !current.exists() {
-        return std::fs::rename(new, current).with_context(|| {
-            format!("cannot move {} to {}", new.display(), current.display())
-        });
+        return std::fs::rename(new, current)
+            .with_context(|| format!("cannot move {} to {}", new.display(), current.display()));
     }
     exchange(new, current)
 }
@@ -125,7 +129,10 @@ fn exchange(a: &Path, b: &Path) -> Result<()> {
         return Ok(());
     }
     let error = std::io::Error::last_os_error();
-    if matches!(error.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
+    if matches!(
+        error.raw_os_error(),
+        Some(libc::EINVAL) | Some(libc::ENOSYS)
+    ) {
         // a file system without exchange: fall back to two renames
         return exchange_by_rename(a, b);
     }
@@ -139,10 +146,8 @@ fn exchange(a: &Path, b: &Path) -> Result<()> {
 
 fn exchange_by_rename(a: &Path, b: &Path) -> Result<()> {
     let aside = a.with_extension("previous");
-    std::fs::rename(b, &aside)
-        .with_context(|| format!("cannot move {} aside", b.display()))?;
+    std::fs::rename(b, &aside).with_context(|| format!("cannot move {} aside", b.display()))?;
     std::fs::rename(a, b).with_context(|| format!("cannot move {} into place", a.display()))?;
-    std::fs::rename(&aside, a)
-        .with_context(|| format!("cannot move {} back", aside.display()))?;
+    std::fs::rename(&aside, a).with_context(|| format!("cannot move {} back", aside.display()))?;
     Ok(())
 }

@@ -20,7 +20,10 @@ struct Row {
 }
 
 fn load() -> Vec<Row> {
-    let path = format!("{}/tests/fixtures/ecommerce-clickstream/ecom.csv.gz", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/ecommerce-clickstream/ecom.csv.gz",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let mut text = String::new();
     flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
         .read_to_string(&mut text)
@@ -28,8 +31,13 @@ fn load() -> Vec<Row> {
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let index = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (user, session, event, timestamp, platform) =
-        (index("user_id"), index("session_id"), index("event"), index("timestamp"), index("platform"));
+    let (user, session, event, timestamp, platform) = (
+        index("user_id"),
+        index("session_id"),
+        index("event"),
+        index("timestamp"),
+        index("platform"),
+    );
     lines
         .map(|line| {
             let cells: Vec<&str> = line.split(',').collect();
@@ -56,7 +64,10 @@ fn every_session_found_is_one_labelled_session() {
     work.write_parquet(
         "in/ecom.parquet",
         vec![
-            ("event_id", Arc::new(StringArray::from_iter_values(ids.iter())) as ArrayRef),
+            (
+                "event_id",
+                Arc::new(StringArray::from_iter_values(ids.iter())) as ArrayRef,
+            ),
             ("user_id", column(&|r| &r.user_id)),
             // naive ISO strings, whole seconds: read as UTC
             ("ts", column(&|r| &r.timestamp)),
@@ -69,7 +80,15 @@ fn every_session_found_is_one_labelled_session() {
         "[columns]\nevent_time = \"ts\"\nevent_name = \"event\"\ndevice = \"platform\"\n\
          [sessions]\npage_view_events = [\"home\", \"catalog\", \"product_view\", \"cart\", \"promo_page\"]\n",
     );
-    let outcome = work.sessionize_ok(&["run", "--input", "in", "--output", "out", "--config", "ecom.toml"]);
+    let outcome = work.sessionize_ok(&[
+        "run",
+        "--input",
+        "in",
+        "--output",
+        "out",
+        "--config",
+        "ecom.toml",
+    ]);
 
     // the labelled sessions: (user, first, last, events), computed from the CSV alone
     let mut labelled: BTreeMap<(String, String), (i64, i64, i64)> = BTreeMap::new();
@@ -102,7 +121,10 @@ fn every_session_found_is_one_labelled_session() {
     // and each found session holds one label's events only
     let mut by_user: HashMap<&str, Vec<(i64, &str)>> = HashMap::new();
     for row in &rows {
-        by_user.entry(&row.user_id).or_default().push((at(&row.timestamp), &row.session_label));
+        by_user
+            .entry(&row.user_id)
+            .or_default()
+            .push((at(&row.timestamp), &row.session_label));
     }
     for session in &found {
         let labels: std::collections::BTreeSet<&str> = by_user[session.user_id.as_str()]
@@ -110,7 +132,11 @@ fn every_session_found_is_one_labelled_session() {
             .filter(|(t, _)| *t >= session.start && *t <= session.end)
             .map(|(_, label)| *label)
             .collect();
-        assert_eq!(labels.len(), 1, "session {session:?} spans labels {labels:?}");
+        assert_eq!(
+            labels.len(),
+            1,
+            "session {session:?} spans labels {labels:?}"
+        );
     }
 
     // device comes from the mapped platform column
@@ -118,5 +144,11 @@ fn every_session_found_is_one_labelled_session() {
         .iter()
         .map(|r| r["device"].text().unwrap().to_string())
         .collect();
-    assert_eq!(devices, ["desktop", "mobile", "tablet"].map(String::from).into_iter().collect());
+    assert_eq!(
+        devices,
+        ["desktop", "mobile", "tablet"]
+            .map(String::from)
+            .into_iter()
+            .collect()
+    );
 }

@@ -26,27 +26,44 @@ fn every_event_time_type_gives_the_same_session() {
     // 2026-11-01 10:00:00 UTC and 10:05:30.5 UTC
     let start = at("2026-11-01 10:00:00");
     let end = at("2026-11-01 10:05:30.5");
-    let expected = vec![Session { user_id: "u".into(), start, end, events: 2 }];
+    let expected = vec![Session {
+        user_id: "u".into(),
+        start,
+        end,
+        events: 2,
+    }];
     let millis = [start / 1000, end / 1000];
 
     let cases: Vec<(&str, ArrayRef)> = vec![
         ("timestamp[us, UTC]", utc_micros(&[Some(start), Some(end)])),
         (
             "timestamp[ns] naive",
-            Arc::new(TimestampNanosecondArray::from(vec![start * 1000, end * 1000])),
+            Arc::new(TimestampNanosecondArray::from(vec![
+                start * 1000,
+                end * 1000,
+            ])),
         ),
         (
             "timestamp[ms, +02:00]",
             Arc::new(TimestampMillisecondArray::from(millis.to_vec()).with_timezone("+02:00")),
         ),
-        ("int64 epoch ms", Arc::new(Int64Array::from(millis.to_vec()))),
+        (
+            "int64 epoch ms",
+            Arc::new(Int64Array::from(millis.to_vec())),
+        ),
         (
             "ISO-8601 strings",
-            Arc::new(StringArray::from(vec!["2026-11-01T10:00:00Z", "2026-11-01T12:05:30.5+02:00"])),
+            Arc::new(StringArray::from(vec![
+                "2026-11-01T10:00:00Z",
+                "2026-11-01T12:05:30.5+02:00",
+            ])),
         ),
         (
             "naive ISO-8601 strings",
-            Arc::new(StringArray::from(vec!["2026-11-01 10:00:00", "2026-11-01T10:05:30.500"])),
+            Arc::new(StringArray::from(vec![
+                "2026-11-01 10:00:00",
+                "2026-11-01T10:05:30.500",
+            ])),
         ),
     ];
     for (name, column) in cases {
@@ -54,10 +71,18 @@ fn every_event_time_type_gives_the_same_session() {
     }
 
     // whole seconds lose the half second
-    let seconds = Arc::new(TimestampSecondArray::from(vec![start / 1_000_000, end / 1_000_000]));
+    let seconds = Arc::new(TimestampSecondArray::from(vec![
+        start / 1_000_000,
+        end / 1_000_000,
+    ]));
     assert_eq!(
         session_from(seconds),
-        vec![Session { user_id: "u".into(), start, end: end - 500_000, events: 2 }]
+        vec![Session {
+            user_id: "u".into(),
+            start,
+            end: end - 500_000,
+            events: 2
+        }]
     );
 }
 
@@ -68,7 +93,14 @@ fn an_unparsable_event_time_string_is_counted() {
         "in/events.parquet",
         vec![
             ("user_id", texts(&["u", "u", "u"])),
-            ("event_time", strings(&[Some("2026-11-01T10:00:00Z"), Some("yesterday at noon"), None])),
+            (
+                "event_time",
+                strings(&[
+                    Some("2026-11-01T10:00:00Z"),
+                    Some("yesterday at noon"),
+                    None,
+                ]),
+            ),
         ],
     );
     let outcome = work.sessionize_ok(&["run", "--input", "in", "--output", "out"]);

@@ -18,7 +18,10 @@ fn gap_edges(work: &Work) {
         vec![
             ("event_id", texts(&["a0", "a1", "a2", "a3", "b0", "b1"])),
             ("user_id", texts(&["a", "a", "a", "a", "b", "b"])),
-            ("event_time", utc_micros(&[Some(t0), Some(t1), Some(t2), Some(t3), Some(b0), Some(b1)])),
+            (
+                "event_time",
+                utc_micros(&[Some(t0), Some(t1), Some(t2), Some(t3), Some(b0), Some(b1)]),
+            ),
         ],
     );
 }
@@ -36,10 +39,30 @@ fn a_gap_equal_to_the_timeout_stays_in_the_session_by_default() {
     assert_eq!(
         sessions(&work.path("out")),
         vec![
-            Session { user_id: "a".into(), start: t0, end: t2, events: 3 },
-            Session { user_id: "a".into(), start: t3, end: t3, events: 1 },
-            Session { user_id: "b".into(), start: b0, end: b0, events: 1 },
-            Session { user_id: "b".into(), start: b1, end: b1, events: 1 },
+            Session {
+                user_id: "a".into(),
+                start: t0,
+                end: t2,
+                events: 3
+            },
+            Session {
+                user_id: "a".into(),
+                start: t3,
+                end: t3,
+                events: 1
+            },
+            Session {
+                user_id: "b".into(),
+                start: b0,
+                end: b0,
+                events: 1
+            },
+            Session {
+                user_id: "b".into(),
+                start: b1,
+                end: b1,
+                events: 1
+            },
         ]
     );
 }
@@ -48,8 +71,13 @@ fn a_gap_equal_to_the_timeout_stays_in_the_session_by_default() {
 fn a_gap_equal_to_the_timeout_starts_a_session_with_new_session() {
     let work = Work::new();
     gap_edges(&work);
-    work.write("cfg.toml", "[sessions]\ngap_equal_to_timeout = \"new-session\"\n");
-    work.sessionize_ok(&["run", "--input", "in", "--output", "out", "--config", "cfg.toml"]);
+    work.write(
+        "cfg.toml",
+        "[sessions]\ngap_equal_to_timeout = \"new-session\"\n",
+    );
+    work.sessionize_ok(&[
+        "run", "--input", "in", "--output", "out", "--config", "cfg.toml",
+    ]);
     let t0 = at("2026-11-01 10:00:00");
     let t1 = t0 + 30 * MINUTE - 1;
     let t2 = t1 + 30 * MINUTE;
@@ -59,11 +87,36 @@ fn a_gap_equal_to_the_timeout_starts_a_session_with_new_session() {
     assert_eq!(
         sessions(&work.path("out")),
         vec![
-            Session { user_id: "a".into(), start: t0, end: t1, events: 2 },
-            Session { user_id: "a".into(), start: t2, end: t2, events: 1 },
-            Session { user_id: "a".into(), start: t3, end: t3, events: 1 },
-            Session { user_id: "b".into(), start: b0, end: b0, events: 1 },
-            Session { user_id: "b".into(), start: b1, end: b1, events: 1 },
+            Session {
+                user_id: "a".into(),
+                start: t0,
+                end: t1,
+                events: 2
+            },
+            Session {
+                user_id: "a".into(),
+                start: t2,
+                end: t2,
+                events: 1
+            },
+            Session {
+                user_id: "a".into(),
+                start: t3,
+                end: t3,
+                events: 1
+            },
+            Session {
+                user_id: "b".into(),
+                start: b0,
+                end: b0,
+                events: 1
+            },
+            Session {
+                user_id: "b".into(),
+                start: b1,
+                end: b1,
+                events: 1
+            },
         ]
     );
 }
@@ -74,9 +127,22 @@ fn the_timeout_flag_overrides_the_config_file() {
     gap_edges(&work);
     work.write("cfg.toml", "[sessions]\ntimeout = \"5m\"\n");
     // with 31 minutes every gap above is inside the timeout: one session per user
-    work.sessionize_ok(&["run", "--input", "in", "--output", "out", "--config", "cfg.toml", "--timeout", "31m"]);
+    work.sessionize_ok(&[
+        "run",
+        "--input",
+        "in",
+        "--output",
+        "out",
+        "--config",
+        "cfg.toml",
+        "--timeout",
+        "31m",
+    ]);
     let found = sessions(&work.path("out"));
-    assert_eq!(found.iter().map(|s| s.events).collect::<Vec<_>>(), vec![4, 2]);
+    assert_eq!(
+        found.iter().map(|s| s.events).collect::<Vec<_>>(),
+        vec![4, 2]
+    );
 }
 
 /// Three events in the same microsecond: the order is (event_time, event_id), so the landing
@@ -91,8 +157,14 @@ fn ties_in_time_are_ordered_by_event_id() {
             ("event_id", texts(&["c3", "c1", "c2"])),
             ("user_id", texts(&["c", "c", "c"])),
             ("event_time", utc_micros(&[Some(t), Some(t), Some(t)])),
-            ("event_name", texts(&["page_view", "page_view", "page_view"])),
-            ("page_url", texts(&["https://x.test/three", "https://x.test/one?q=1", "/two"])),
+            (
+                "event_name",
+                texts(&["page_view", "page_view", "page_view"]),
+            ),
+            (
+                "page_url",
+                texts(&["https://x.test/three", "https://x.test/one?q=1", "/two"]),
+            ),
         ],
     );
     work.sessionize_ok(&["run", "--input", "in", "--output", "out"]);
@@ -124,7 +196,10 @@ fn unsorted_input_across_files_gives_the_same_sessions() {
         vec![
             ("event_id", texts(&["e4", "e0", "e5"])),
             ("user_id", texts(&["d", "d", "d"])),
-            ("event_time", utc_micros(&[Some(times[4]), Some(times[0]), Some(times[5])])),
+            (
+                "event_time",
+                utc_micros(&[Some(times[4]), Some(times[0]), Some(times[5])]),
+            ),
         ],
     );
     work.write_parquet(
@@ -144,15 +219,24 @@ fn unsorted_input_across_files_gives_the_same_sessions() {
     };
     assert_eq!(
         sessions(&work.path("out")),
-        vec![expected(0, 1, 2), expected(2, 3, 2), expected(4, 5, 2), expected(6, 6, 1)]
+        vec![
+            expected(0, 1, 2),
+            expected(2, 3, 2),
+            expected(4, 5, 2),
+            expected(6, 6, 1)
+        ]
     );
     let rows = session_rows(&work.path("out"));
     assert_eq!(
-        rows.iter().map(|r| r["session_number"].int()).collect::<Vec<_>>(),
+        rows.iter()
+            .map(|r| r["session_number"].int())
+            .collect::<Vec<_>>(),
         vec![1, 2, 3, 4]
     );
     assert_eq!(
-        rows.iter().map(|r| r["is_new_user"].bool()).collect::<Vec<_>>(),
+        rows.iter()
+            .map(|r| r["is_new_user"].bool())
+            .collect::<Vec<_>>(),
         vec![true, false, false, false]
     );
 }
@@ -168,16 +252,39 @@ fn interleaved_users_do_not_affect_each_other() {
         vec![
             ("event_id", texts(&["1", "2", "3", "4"])),
             ("user_id", texts(&["e", "f", "f", "e"])),
-            ("event_time", utc_micros(&[Some(t), Some(t + 20 * MINUTE), Some(t + 40 * MINUTE), Some(t + 45 * MINUTE)])),
+            (
+                "event_time",
+                utc_micros(&[
+                    Some(t),
+                    Some(t + 20 * MINUTE),
+                    Some(t + 40 * MINUTE),
+                    Some(t + 45 * MINUTE),
+                ]),
+            ),
         ],
     );
     work.sessionize_ok(&["run", "--input", "in", "--output", "out"]);
     assert_eq!(
         sessions(&work.path("out")),
         vec![
-            Session { user_id: "e".into(), start: t, end: t, events: 1 },
-            Session { user_id: "e".into(), start: t + 45 * MINUTE, end: t + 45 * MINUTE, events: 1 },
-            Session { user_id: "f".into(), start: t + 20 * MINUTE, end: t + 40 * MINUTE, events: 2 },
+            Session {
+                user_id: "e".into(),
+                start: t,
+                end: t,
+                events: 1
+            },
+            Session {
+                user_id: "e".into(),
+                start: t + 45 * MINUTE,
+                end: t + 45 * MINUTE,
+                events: 1
+            },
+            Session {
+                user_id: "f".into(),
+                start: t + 20 * MINUTE,
+                end: t + 40 * MINUTE,
+                events: 2
+            },
         ]
     );
 }
@@ -204,7 +311,15 @@ fn a_session_across_midnight_is_one_session_on_the_day_it_started() {
     assert_eq!(rows[0]["session_start"].time(), t);
 
     work.write("paris.toml", "[sessions]\ntimezone = \"Europe/Paris\"\n");
-    work.sessionize_ok(&["run", "--input", "in", "--output", "out-paris", "--config", "paris.toml"]);
+    work.sessionize_ok(&[
+        "run",
+        "--input",
+        "in",
+        "--output",
+        "out-paris",
+        "--config",
+        "paris.toml",
+    ]);
     let rows = session_rows(&work.path("out-paris"));
     assert_eq!(rows[0]["dt"].text(), Some("2026-11-05"));
     // timestamps still leave as UTC
@@ -220,10 +335,58 @@ fn duplicates_and_null_keys_are_counted_not_sessionized() {
     work.write_parquet(
         "in/events.parquet",
         vec![
-            ("event_id", strings(&[Some("h1"), Some("h1"), Some("h2"), None, None, Some("n1"), Some("n2"), Some("n3")])),
-            ("user_id", strings(&[Some("h"), Some("h"), Some("h"), Some("h"), Some("h"), None, Some("h"), Some("")])),
-            ("event_time", utc_micros(&[Some(t), Some(t), Some(t + MINUTE), Some(t + 2 * MINUTE), Some(t + 2 * MINUTE), Some(t), None, Some(t)])),
-            ("revenue", floats(&[Some(10.0), Some(10.0), None, Some(1.5), Some(1.5), Some(99.0), Some(99.0), Some(99.0)])),
+            (
+                "event_id",
+                strings(&[
+                    Some("h1"),
+                    Some("h1"),
+                    Some("h2"),
+                    None,
+                    None,
+                    Some("n1"),
+                    Some("n2"),
+                    Some("n3"),
+                ]),
+            ),
+            (
+                "user_id",
+                strings(&[
+                    Some("h"),
+                    Some("h"),
+                    Some("h"),
+                    Some("h"),
+                    Some("h"),
+                    None,
+                    Some("h"),
+                    Some(""),
+                ]),
+            ),
+            (
+                "event_time",
+                utc_micros(&[
+                    Some(t),
+                    Some(t),
+                    Some(t + MINUTE),
+                    Some(t + 2 * MINUTE),
+                    Some(t + 2 * MINUTE),
+                    Some(t),
+                    None,
+                    Some(t),
+                ]),
+            ),
+            (
+                "revenue",
+                floats(&[
+                    Some(10.0),
+                    Some(10.0),
+                    None,
+                    Some(1.5),
+                    Some(1.5),
+                    Some(99.0),
+                    Some(99.0),
+                    Some(99.0),
+                ]),
+            ),
         ],
     );
     let outcome = work.sessionize_ok(&["run", "--input", "in", "--output", "out"]);
@@ -266,24 +429,38 @@ fn page_views_conversions_and_attribution() {
         ],
     );
     work.write("cfg.toml", "[sessions]\nconversion_events = [\"order\"]\n");
-    work.sessionize_ok(&["run", "--input", "in", "--output", "out", "--config", "cfg.toml"]);
+    work.sessionize_ok(&[
+        "run", "--input", "in", "--output", "out", "--config", "cfg.toml",
+    ]);
     let rows = session_rows(&work.path("out"));
     let p = &rows[0];
     assert_eq!(p["page_view_count"].int(), 1);
     assert_eq!(p["landing_page"].text(), Some("/sale/"));
     assert_eq!(p["exit_page"].text(), Some("/sale/"));
-    assert_eq!((p["source"].text(), p["medium"].text(), p["campaign"].text()), (Some("newsletter"), Some("email"), Some("nov")));
+    assert_eq!(
+        (p["source"].text(), p["medium"].text(), p["campaign"].text()),
+        (Some("newsletter"), Some("email"), Some("nov"))
+    );
     assert_eq!(p["conversion_count"].int(), 1);
     assert_eq!(p["revenue"].float(), 20.0);
     assert!(p["is_bounce"].bool());
-    assert!(p["is_engaged"].bool(), "a conversion makes a session engaged");
+    assert!(
+        p["is_engaged"].bool(),
+        "a conversion makes a session engaged"
+    );
     let q = &rows[1];
     assert_eq!(q["landing_page"].text(), Some("/"));
-    assert_eq!((q["source"].text(), q["medium"].text(), q["campaign"].text()), (Some("www.google.com"), Some("referral"), Some("(referral)")));
+    assert_eq!(
+        (q["source"].text(), q["medium"].text(), q["campaign"].text()),
+        (Some("www.google.com"), Some("referral"), Some("(referral)"))
+    );
     assert!(!q["is_engaged"].bool());
     let r = &rows[2];
     // an internal referrer is not a source: direct
-    assert_eq!((r["source"].text(), r["medium"].text()), (Some("(direct)"), Some("(none)")));
+    assert_eq!(
+        (r["source"].text(), r["medium"].text()),
+        (Some("(direct)"), Some("(none)"))
+    );
     assert_eq!(r["landing_page"].text(), Some("/about"));
     assert_eq!(r["page_view_count"].int(), 1);
     assert_eq!(r["duration_s"].float(), 5.0);

@@ -9,15 +9,31 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use crate::common::*;
 
 fn schema_of(table_dir: &Path) -> Vec<(String, DataType)> {
-    let partition = std::fs::read_dir(table_dir).unwrap().next().unwrap().unwrap().path();
-    assert!(partition.file_name().unwrap().to_string_lossy().starts_with("dt="));
-    assert!(partition.join("_SUCCESS").exists(), "{} has no _SUCCESS", partition.display());
+    let partition = std::fs::read_dir(table_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(
+        partition
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("dt=")
+    );
+    assert!(
+        partition.join("_SUCCESS").exists(),
+        "{} has no _SUCCESS",
+        partition.display()
+    );
     let file: PathBuf = std::fs::read_dir(&partition)
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "parquet"))
         .unwrap();
-    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap()).unwrap();
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap()).unwrap();
     reader
         .schema()
         .fields()
@@ -29,7 +45,9 @@ fn schema_of(table_dir: &Path) -> Vec<(String, DataType)> {
 #[test]
 fn tables_columns_and_types() {
     let work = Work::new();
-    work.sessionize_ok(&["generate", "--events", "3000", "--days", "2", "--seed", "5", "--output", "events"]);
+    work.sessionize_ok(&[
+        "generate", "--events", "3000", "--days", "2", "--seed", "5", "--output", "events",
+    ]);
     work.sessionize_ok(&["run", "--input", "events", "--output", "out"]);
     let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     let text = DataType::Utf8;
@@ -61,8 +79,10 @@ fn tables_columns_and_types() {
     ];
     let expect = |table: &str, columns: &[(&str, DataType)]| {
         let found = schema_of(&work.path("out").join(table));
-        let expected: Vec<(String, DataType)> =
-            columns.iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
+        let expected: Vec<(String, DataType)> = columns
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.clone()))
+            .collect();
         assert_eq!(found, expected, "columns of {table}");
     };
     expect("sessions", &sessions);
@@ -91,7 +111,8 @@ fn tables_columns_and_types() {
         ("metrics_by_device", vec!["device"]),
         ("metrics_by_landing_page", vec!["landing_page"]),
     ] {
-        let mut columns: Vec<(&str, DataType)> = dimensions.iter().map(|d| (*d, text.clone())).collect();
+        let mut columns: Vec<(&str, DataType)> =
+            dimensions.iter().map(|d| (*d, text.clone())).collect();
         columns.extend(measures.iter().cloned());
         expect(table, &columns);
     }
@@ -99,7 +120,16 @@ fn tables_columns_and_types() {
     // every session is in exactly one partition, the day it started
     for row in read_table(&work.path("out"), "sessions") {
         let start = chrono::DateTime::from_timestamp_micros(row["session_start"].time()).unwrap();
-        assert_eq!(row["dt"].text().unwrap(), start.format("%Y-%m-%d").to_string());
+        assert_eq!(
+            row["dt"].text().unwrap(),
+            start.format("%Y-%m-%d").to_string()
+        );
     }
-    assert!(!work.path("out/_staging").read_dir().map(|mut d| d.next().is_some()).unwrap_or(false));
+    assert!(
+        !work
+            .path("out/_staging")
+            .read_dir()
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false)
+    );
 }

@@ -7,7 +7,10 @@ use serde_json::Value as Json;
 use crate::common::*;
 
 fn load(name: &str) -> Json {
-    let path = format!("{}/tests/fixtures/session-window-vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/session-window-vectors/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -24,30 +27,57 @@ fn spark_session_window_cases() {
         let by_key = case["group_by_key"].as_bool().unwrap();
         let events = case["events"].as_array().unwrap();
         let user = |e: &Json| -> String {
-            if by_key { e[2].as_str().unwrap().to_string() } else { "all".to_string() }
+            if by_key {
+                e[2].as_str().unwrap().to_string()
+            } else {
+                "all".to_string()
+            }
         };
         let work = Work::new();
         let users: Vec<String> = events.iter().map(user).collect();
-        let times: Vec<Option<i64>> = events.iter().map(|e| e[0].as_str().map(spark_time)).collect();
+        let times: Vec<Option<i64>> = events
+            .iter()
+            .map(|e| e[0].as_str().map(spark_time))
+            .collect();
         let values: Vec<Option<f64>> = events.iter().map(|e| e[1].as_f64()).collect();
         let ids: Vec<String> = (0..events.len()).map(|i| format!("{i}")).collect();
         work.write_parquet(
             "in/events.parquet",
             vec![
-                ("event_id", texts(&ids.iter().map(String::as_str).collect::<Vec<_>>())),
-                ("user_id", texts(&users.iter().map(String::as_str).collect::<Vec<_>>())),
+                (
+                    "event_id",
+                    texts(&ids.iter().map(String::as_str).collect::<Vec<_>>()),
+                ),
+                (
+                    "user_id",
+                    texts(&users.iter().map(String::as_str).collect::<Vec<_>>()),
+                ),
                 ("event_time", utc_micros(&times)),
                 ("revenue", floats(&values)),
             ],
         );
         let timeout = format!("{gap_s}s");
-        let outcome = work.sessionize_ok(&["run", "--input", "in", "--output", "out", "--timeout", &timeout]);
+        let outcome = work.sessionize_ok(&[
+            "run",
+            "--input",
+            "in",
+            "--output",
+            "out",
+            "--timeout",
+            &timeout,
+        ]);
         let rows = session_rows(&work.path("out"));
         let mut found: Vec<(i64, i64, i64, f64, String)> = rows
             .iter()
             .map(|r| {
                 let user = r["user_id"].text().unwrap().to_string();
-                (r["session_start"].time(), r["session_end"].time(), r["event_count"].int(), r["revenue"].float(), user)
+                (
+                    r["session_start"].time(),
+                    r["session_end"].time(),
+                    r["event_count"].int(),
+                    r["revenue"].float(),
+                    user,
+                )
             })
             .collect();
         found.sort_by_key(|f| f.0);
@@ -75,13 +105,26 @@ fn spark_session_window_cases() {
         }
         if let Some(counts) = case["expected_counts_in_start_order"].as_array() {
             let expected: Vec<i64> = counts.iter().map(|c| c.as_i64().unwrap()).collect();
-            assert_eq!(found.iter().map(|f| f.2).collect::<Vec<_>>(), expected, "Spark case {name:?}");
+            assert_eq!(
+                found.iter().map(|f| f.2).collect::<Vec<_>>(),
+                expected,
+                "Spark case {name:?}"
+            );
         }
         if let Some(kept) = case["expected_values_kept"].as_array() {
             let kept: f64 = kept.iter().map(|v| v.as_f64().unwrap()).sum();
-            assert_eq!(found.iter().map(|f| f.3).sum::<f64>(), kept, "Spark case {name:?}");
-            let dropped = events.len() as u64 - case["expected_values_kept"].as_array().unwrap().len() as u64;
-            assert_eq!(outcome.count("missing event_time"), dropped, "Spark case {name:?}");
+            assert_eq!(
+                found.iter().map(|f| f.3).sum::<f64>(),
+                kept,
+                "Spark case {name:?}"
+            );
+            let dropped =
+                events.len() as u64 - case["expected_values_kept"].as_array().unwrap().len() as u64;
+            assert_eq!(
+                outcome.count("missing event_time"),
+                dropped,
+                "Spark case {name:?}"
+            );
         }
     }
 }
@@ -105,16 +148,40 @@ fn beam_sessions_cases() {
         work.write_parquet(
             "in/events.parquet",
             vec![
-                ("event_id", texts(&ids.iter().map(String::as_str).collect::<Vec<_>>())),
+                (
+                    "event_id",
+                    texts(&ids.iter().map(String::as_str).collect::<Vec<_>>()),
+                ),
                 ("user_id", texts(&vec!["k"; millis.len()])),
-                ("event_time", utc_micros(&millis.iter().map(|m| Some(base + m * 1000)).collect::<Vec<_>>())),
+                (
+                    "event_time",
+                    utc_micros(
+                        &millis
+                            .iter()
+                            .map(|m| Some(base + m * 1000))
+                            .collect::<Vec<_>>(),
+                    ),
+                ),
             ],
         );
         // Beam's rule: windows that only touch are disjoint, so a gap equal to the timeout
         // starts a new session
-        work.write("cfg.toml", "[sessions]\ngap_equal_to_timeout = \"new-session\"\n");
+        work.write(
+            "cfg.toml",
+            "[sessions]\ngap_equal_to_timeout = \"new-session\"\n",
+        );
         let timeout = format!("{gap_ms}ms");
-        work.sessionize_ok(&["run", "--input", "in", "--output", "out", "--config", "cfg.toml", "--timeout", &timeout]);
+        work.sessionize_ok(&[
+            "run",
+            "--input",
+            "in",
+            "--output",
+            "out",
+            "--config",
+            "cfg.toml",
+            "--timeout",
+            &timeout,
+        ]);
         let found = sessions(&work.path("out"));
         let expected: Vec<Session> = case["expected_sessions"]
             .as_array()

@@ -13,7 +13,9 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
-use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, TimeUnit, TimestampMicrosecondType};
+use arrow::datatypes::{
+    DataType, Field, Float64Type, Int64Type, Schema, TimeUnit, TimestampMicrosecondType,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -105,9 +107,11 @@ pub fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) {
         .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
         .collect();
     let schema = Arc::new(Schema::new(fields));
-    let batch =
-        RecordBatch::try_new(schema.clone(), columns.into_iter().map(|(_, a)| a).collect())
-            .expect("columns of one length");
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .expect("columns of one length");
     let mut writer = ArrowWriter::try_new(File::create(path).unwrap(), schema, None).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
@@ -131,7 +135,11 @@ pub fn floats(values: &[Option<f64>]) -> ArrayRef {
 
 /// "2026-11-01 10:00:00.25" (UTC) as epoch microseconds.
 pub fn at(text: &str) -> i64 {
-    let format = if text.contains('.') { "%Y-%m-%d %H:%M:%S%.f" } else { "%Y-%m-%d %H:%M:%S" };
+    let format = if text.contains('.') {
+        "%Y-%m-%d %H:%M:%S%.f"
+    } else {
+        "%Y-%m-%d %H:%M:%S"
+    };
     chrono::NaiveDateTime::parse_from_str(text, format)
         .unwrap_or_else(|e| panic!("{text}: {e}"))
         .and_utc()
@@ -151,8 +159,15 @@ pub fn read_table(output: &Path, table: &str) -> Vec<BTreeMap<String, Value>> {
     let mut partitions: Vec<PathBuf> = partitions.map(|e| e.unwrap().path()).collect();
     partitions.sort();
     for partition in partitions {
-        let name = partition.file_name().unwrap().to_string_lossy().into_owned();
-        let dt = name.strip_prefix("dt=").expect("partition folders are dt=…").to_string();
+        let name = partition
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let dt = name
+            .strip_prefix("dt=")
+            .expect("partition folders are dt=…")
+            .to_string();
         let mut files: Vec<PathBuf> = std::fs::read_dir(&partition)
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -165,7 +180,7 @@ pub fn read_table(output: &Path, table: &str) -> Vec<BTreeMap<String, Value>> {
                     let mut row = BTreeMap::new();
                     row.insert("dt".to_string(), Value::Text(dt.clone()));
                     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-                        row.insert(field.name().clone(), Value::of(column, i));
+                        row.insert(field.name().clone(), Value::of(field.name(), column, i));
                     }
                     rows.push(row);
                 }
@@ -198,7 +213,7 @@ pub enum Value {
 }
 
 impl Value {
-    fn of(column: &ArrayRef, i: usize) -> Value {
+    fn of(name: &str, column: &ArrayRef, i: usize) -> Value {
         if column.is_null(i) {
             return Value::Null;
         }
@@ -210,7 +225,7 @@ impl Value {
             DataType::Timestamp(TimeUnit::Microsecond, _) => {
                 Value::Time(column.as_primitive::<TimestampMicrosecondType>().value(i))
             }
-            other => panic!("unexpected output type {other}"),
+            other => panic!("column {name}: unexpected output type {other}"),
         }
     }
 
@@ -274,7 +289,12 @@ pub fn sessions(output: &Path) -> Vec<Session> {
 /// The sessions table rows, sorted by user and start.
 pub fn session_rows(output: &Path) -> Vec<BTreeMap<String, Value>> {
     let mut rows = read_table(output, "sessions");
-    rows.sort_by_key(|r| (r["user_id"].text().unwrap().to_string(), r["session_start"].time()));
+    rows.sort_by_key(|r| {
+        (
+            r["user_id"].text().unwrap().to_string(),
+            r["session_start"].time(),
+        )
+    });
     rows
 }
 
