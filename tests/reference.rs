@@ -148,6 +148,16 @@ fn reference_sessions(events: &[Event], timeout: i64) -> Vec<RefSession> {
     sessions
 }
 
+#[derive(Default)]
+struct DayTotals<'a> {
+    sessions: i64,
+    page_views: i64,
+    revenue: f64,
+    users: BTreeSet<&'a str>,
+    bounces: i64,
+    new_users: i64,
+}
+
 fn day_of(micros: i64) -> String {
     chrono::DateTime::from_timestamp_micros(micros)
         .unwrap()
@@ -230,16 +240,15 @@ fn the_sql_pipeline_agrees_with_a_plain_rust_sessionizer() {
         assert_eq!(outcome.count("rows read"), events.len() as u64);
 
         // metrics_daily: the reference sessions summed per day they started
-        let mut daily: BTreeMap<String, (i64, i64, f64, BTreeSet<&str>, i64, i64)> =
-            BTreeMap::new();
+        let mut daily: BTreeMap<String, DayTotals> = BTreeMap::new();
         for s in &expected {
             let d = daily.entry(day_of(s.start)).or_default();
-            d.0 += 1;
-            d.1 += s.page_views;
-            d.2 += s.revenue;
-            d.3.insert(&s.user_id);
-            d.4 += i64::from(s.page_views <= 1);
-            d.5 += i64::from(s.number == 1);
+            d.sessions += 1;
+            d.page_views += s.page_views;
+            d.revenue += s.revenue;
+            d.users.insert(&s.user_id);
+            d.bounces += i64::from(s.page_views <= 1);
+            d.new_users += i64::from(s.number == 1);
         }
         let metrics = read_table(&work.path("out"), "metrics_daily");
         assert_eq!(
@@ -249,13 +258,16 @@ fn the_sql_pipeline_agrees_with_a_plain_rust_sessionizer() {
         );
         for row in &metrics {
             let d = &daily[row["dt"].text().unwrap()];
-            assert_eq!(row["sessions"].int(), d.0);
-            assert_eq!(row["page_views"].int(), d.1);
-            assert!((row["revenue"].float() - d.2).abs() < 1e-6);
-            assert_eq!(row["users"].int(), d.3.len() as i64);
-            assert_eq!(row["bounces"].int(), d.4);
-            assert_eq!(row["new_users"].int(), d.5);
-            assert_eq!(row["bounce_rate"].float(), d.4 as f64 / d.0 as f64);
+            assert_eq!(row["sessions"].int(), d.sessions);
+            assert_eq!(row["page_views"].int(), d.page_views);
+            assert!((row["revenue"].float() - d.revenue).abs() < 1e-6);
+            assert_eq!(row["users"].int(), d.users.len() as i64);
+            assert_eq!(row["bounces"].int(), d.bounces);
+            assert_eq!(row["new_users"].int(), d.new_users);
+            assert_eq!(
+                row["bounce_rate"].float(),
+                d.bounces as f64 / d.sessions as f64
+            );
         }
     }
 }
