@@ -3,8 +3,12 @@
 
 CARGO ?= cargo
 SAMPLE_OUT ?= out
+# make bench: events generated, measured rounds, where the figures go (see bench/README.md)
+EVENTS ?= 10000000
+ROUNDS ?= 3
+BENCH_JSON ?= bench/.work/results.json
 
-.PHONY: help build run test sample fmt lint clean
+.PHONY: help build run test sample fmt lint clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,6 +32,10 @@ fmt: ## format the code
 lint: ## formatting and clippy, as CI checks them
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+
+bench: ## time sessionize against DuckDB and a read+sort floor (EVENTS=10000000 ROUNDS=3)
+	$(CARGO) build --release --locked
+	python3 bench/bench.py --events $(EVENTS) --rounds $(ROUNDS) --json $(BENCH_JSON) --cargo $(CARGO)
 
 clean: ## remove build output and the sample output
 	$(CARGO) clean

@@ -2,9 +2,12 @@
 -- Grain: the input as read, nothing removed.
 -- Inputs: input_events (the input files, mapped to canonical columns and types by Rust),
 --         page_view_event_names and conversion_event_names (lists from [sessions]).
--- Parameters: $has_event_name (false when the data has no event_name: every event is a view).
--- Adds event_key (the event's identity), reject_reason (NULL when the row can be
--- sessionized), is_page_view and is_conversion.
+-- Parameters: $has_event_name (false when the data has no event_name: every event is a view),
+--             $earliest_event_us and $latest_event_us (the plausible range of event_time),
+--             $max_string_bytes (longer strings make a row unusable).
+-- Adds event_key (the event's identity), event_day (its day in the reporting time zone),
+-- is_late (delivered under a later dt= folder than its day), reject_reason (NULL when the
+-- row can be sessionized), is_page_view and is_conversion.
 
 with
 
@@ -56,7 +59,23 @@ classified as (
             when trim(keyed.user_id) = '' then 'empty user_id'
             when not keyed.has_event_time then 'missing event_time'
             when keyed.event_time is null then 'unparsable event_time'
+            when arrow_cast(keyed.event_time, 'Int64') < $earliest_event_us
+                then 'event_time before earliest_event_time'
+            when arrow_cast(keyed.event_time, 'Int64') > $latest_event_us
+                then 'event_time in the future'
+            when octet_length(keyed.user_id) > $max_string_bytes then 'user_id too long'
+            when octet_length(keyed.event_id) > $max_string_bytes then 'event_id too long'
+            when octet_length(keyed.event_name) > $max_string_bytes then 'event_name too long'
+            when octet_length(keyed.page_url) > $max_string_bytes then 'page_url too long'
+            when octet_length(keyed.referrer) > $max_string_bytes then 'referrer too long'
+            when octet_length(keyed.utm_source) > $max_string_bytes then 'utm_source too long'
+            when octet_length(keyed.utm_medium) > $max_string_bytes then 'utm_medium too long'
+            when octet_length(keyed.utm_campaign) > $max_string_bytes then 'utm_campaign too long'
+            when octet_length(keyed.device) > $max_string_bytes then 'device too long'
+            when octet_length(keyed.user_agent) > $max_string_bytes then 'user_agent too long'
+            when octet_length(keyed.country) > $max_string_bytes then 'country too long'
         end as reject_reason,
+        cast(cast(to_local_time(keyed.event_time) as date) as varchar) as event_day,
         (not $has_event_name) or page_view_names.event_name is not null as is_page_view,
         conversion_names.event_name is not null as is_conversion
     from keyed
@@ -65,7 +84,10 @@ classified as (
 ),
 
 final as (
-    select * from classified
+    select
+        *,
+        coalesce(event_day < input_day, false) as is_late
+    from classified
 )
 
 select * from final

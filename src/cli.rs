@@ -5,14 +5,30 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::RunOverrides;
+use crate::RunOptions;
+use crate::config::{RunOverrides, parse_duration};
+use crate::error::UserError;
+use crate::events::OnBadFile;
 use crate::generate::GenerateOptions;
 
 const EXIT_CODES: &str = "\
 Exit codes:
   0  the run finished
-  1  a failure (storage, engine, internal)
-  2  bad input or configuration (the message names the file, the column or the key)";
+  1  a failure (storage, engine, internal); the previous output is left in place
+  2  bad input or configuration (the message names the file, the column or the key)
+  3  the run finished but skipped unreadable input files (--on-bad-file skip)
+  4  another run holds the output's lock";
+
+const RUN_HELP: &str = "\
+Example:
+  sessionize run --input data/events --output out --timeout 30m
+
+Exit codes:
+  0  the run finished
+  1  a failure (storage, engine, internal); the previous output is left in place
+  2  bad input or configuration (the message names the file, the column or the key)
+  3  the run finished but skipped unreadable input files (--on-bad-file skip)
+  4  another run holds the output's lock";
 
 #[derive(Debug, Parser)]
 #[command(name = "sessionize", version, about = "Turns raw web and app events into visitor sessions and marketing metrics.", after_help = EXIT_CODES)]
@@ -24,10 +40,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Sessionize events and write the sessions and metrics tables.
-    #[command(after_help = concat!(
-        "Example:\n  sessionize run --input data/events --output out --timeout 30m\n\n",
-        "Exit codes:\n  0  the run finished\n  1  a failure (storage, engine, internal)\n",
-        "  2  bad input or configuration"))]
+    #[command(after_help = RUN_HELP)]
     Run(RunArgs),
     /// Write deterministic synthetic events as Parquet, one folder per day (dt=YYYY-MM-DD).
     #[command(
@@ -50,6 +63,42 @@ pub struct RunArgs {
     /// Inactivity that ends a session, like 30m or 90s.
     #[arg(long)]
     pub timeout: Option<String>,
+    /// What to do with an input file that cannot be read: fail the run, or skip it (the
+    /// run then exits with code 3 and lists the file in its report).
+    #[arg(long, value_enum, default_value_t = BadFilePolicy::Fail, env = "SESSIONIZE_ON_BAD_FILE")]
+    pub on_bad_file: BadFilePolicy,
+    /// How long to wait for another run on the same output to finish, like 10m (default:
+    /// fail at once with exit code 4).
+    #[arg(long, default_value = "0s", env = "SESSIONIZE_WAIT_FOR_LOCK")]
+    pub wait_for_lock: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BadFilePolicy {
+    Fail,
+    Skip,
+}
+
+impl RunArgs {
+    /// How the run behaves, validated.
+    pub fn options(&self) -> Result<RunOptions, UserError> {
+        let wait_for_lock = if self.wait_for_lock.trim() == "0s" || self.wait_for_lock.trim() == "0" {
+            std::time::Duration::ZERO
+        } else {
+            parse_duration(&self.wait_for_lock).map_err(|message| UserError::Config {
+                origin: "command line".into(),
+                key: "--wait-for-lock".into(),
+                message,
+            })?
+        };
+        Ok(RunOptions {
+            on_bad_file: match self.on_bad_file {
+                BadFilePolicy::Fail => OnBadFile::Fail,
+                BadFilePolicy::Skip => OnBadFile::Skip,
+            },
+            wait_for_lock,
+        })
+    }
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::UserError;
 
@@ -48,6 +48,12 @@ pub struct ConfigFile {
 #[serde(deny_unknown_fields)]
 pub struct InputSection {
     pub path: Option<String>,
+    /// Events before this instant are rejected (clock errors, epoch zero).
+    pub earliest_event_time: Option<String>,
+    /// Events later than the run's start plus this are rejected.
+    pub future_tolerance: Option<String>,
+    /// Rows with a longer string in any mapped field are rejected.
+    pub max_string_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -76,7 +82,7 @@ pub struct RunOverrides {
 }
 
 /// One canonical field's source column in the input files.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ColumnSource {
     pub field: &'static str,
     pub column: String,
@@ -86,14 +92,16 @@ pub struct ColumnSource {
 }
 
 /// How a gap exactly equal to the timeout is treated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum EqualGap {
     SameSession,
     NewSession,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct SessionRules {
+    #[serde(serialize_with = "as_text")]
     pub timeout: Duration,
     pub equal_gap: EqualGap,
     pub page_view_events: Vec<String>,
@@ -102,13 +110,28 @@ pub struct SessionRules {
     pub timezone: String,
 }
 
+/// What makes an input row unusable, beyond missing keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct Validity {
+    /// Microseconds since the epoch.
+    pub earliest_event_us: i64,
+    #[serde(serialize_with = "as_text")]
+    pub future_tolerance: Duration,
+    pub max_string_bytes: u64,
+}
+
 /// Everything `run` needs, validated.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RunSettings {
     pub input: String,
     pub output: String,
     pub columns: Vec<ColumnSource>,
     pub sessions: SessionRules,
+    pub validity: Validity,
+}
+
+fn as_text<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&humantime::format_duration(*duration).to_string())
 }
 
 impl RunSettings {
@@ -211,10 +234,24 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
         ));
     }
 
+    let earliest_text = file.input.earliest_event_time.clone().unwrap_or_else(|| "1990-01-01".into());
+    let earliest_event_us = parse_instant(&earliest_text).map_err(|m| bad("input.earliest_event_time", m))?;
+    let future_tolerance = parse_duration(file.input.future_tolerance.as_deref().unwrap_or("1d"))
+        .map_err(|m| bad("input.future_tolerance", m))?;
+    let max_string_bytes = file.input.max_string_bytes.unwrap_or(8192);
+    if max_string_bytes == 0 {
+        return Err(bad("input.max_string_bytes", "must be more than zero".into()));
+    }
+
     Ok(RunSettings {
         input,
         output,
         columns,
+        validity: Validity {
+            earliest_event_us,
+            future_tolerance,
+            max_string_bytes,
+        },
         sessions: SessionRules {
             timeout,
             equal_gap,
@@ -258,6 +295,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// "1990-01-01" or an RFC 3339 instant, as microseconds since the epoch.
+fn parse_instant(text: &str) -> Result<i64, String> {
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(day.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros());
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_micros())
+        .map_err(|e| format!("{text:?} is not a date (1990-01-01) or an RFC 3339 instant: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,4 +320,10 @@ mod tests {
         assert!(parse_duration("thirty").is_err());
         assert!(parse_duration("0s").is_err());
     }
+}
+
+/// The calendar day of `instant` in `timezone` (validated by [`resolve`]).
+pub fn local_day(instant: chrono::DateTime<chrono::Utc>, timezone: &str) -> anyhow::Result<String> {
+    let zone = arrow::array::timezone::Tz::from_str(timezone)?;
+    Ok(instant.with_timezone(&zone).format("%Y-%m-%d").to_string())
 }

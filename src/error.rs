@@ -26,17 +26,30 @@ impl UserError {
     }
 }
 
+/// Another run holds the output's lock.
+#[derive(Debug, Error)]
+#[error("another run is writing to this output ({holder}; lock {lock}); try again when it has finished, or pass --wait-for-lock")]
+pub struct OutputBusy {
+    pub lock: String,
+    pub holder: String,
+}
+
 /// Exit codes, documented in the README and `--help`.
 pub mod exit {
     pub const OK: i32 = 0;
     pub const FAILURE: i32 = 1;
     pub const BAD_INPUT: i32 = 2;
+    pub const SKIPPED_FILES: i32 = 3;
+    pub const OUTPUT_BUSY: i32 = 4;
 }
 
-/// 2 if anything in the error's chain is the user's to fix, else 1.
+/// 2 if anything in the error's chain is the user's to fix, 4 if another run holds the
+/// output, else 1.
 pub fn exit_code(error: &anyhow::Error) -> i32 {
     if error.chain().any(|cause| cause.is::<UserError>()) {
         exit::BAD_INPUT
+    } else if error.chain().any(|cause| cause.is::<OutputBusy>()) {
+        exit::OUTPUT_BUSY
     } else {
         exit::FAILURE
     }

@@ -2,18 +2,27 @@
 //! models use (`[columns]` in the config), converting each to one type: strings to Utf8,
 //! event_time to microseconds in the reporting time zone, revenue to double.
 //!
-//! The models never see the input's own names or types; everything about them is checked
-//! here, so a wrong type is reported with the file, the column and what was expected.
+//! Every file's footer is read first, so a file that is not Parquet, is truncated or empty,
+//! or whose columns conflict with the other files' is reported by name before any work
+//! starts. The models never see the input's own names or types, except through `input_row`,
+//! a struct of the row's original columns that the rejects table is written from.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use arrow::datatypes::{DataType, Schema, TimeUnit};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::functions::core::expr_fn::{get_field, named_struct};
 use datafusion::prelude::*;
 use datafusion::scalar::ScalarValue;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
+use object_store::{ObjectMeta, ObjectStore};
+use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
+use serde::Serialize;
 
 use crate::config::{ColumnSource, RunSettings};
 use crate::error::UserError;
@@ -22,25 +31,67 @@ use crate::storage::{self, InputLocation};
 /// The view the first model reads.
 pub const INPUT_VIEW: &str = "input_events";
 
-/// One input file as listed.
-#[derive(Debug, Clone, serde::Serialize)]
+/// How many footers are read at once.
+const CONCURRENT_FOOTERS: usize = 16;
+
+/// What to do with a file that cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnBadFile {
+    #[default]
+    Fail,
+    /// Leave it out, list it in the run report, and exit with code 3.
+    Skip,
+}
+
+/// One input file as listed and inspected.
+#[derive(Debug, Clone, Serialize)]
 pub struct InputFile {
     pub path: String,
     pub bytes: u64,
+    pub rows: u64,
+    /// The `dt=` folder the file sits in, when every input file sits in one.
+    pub input_day: Option<String>,
+    #[serde(skip)]
+    url: String,
+}
+
+/// A file left out of the run.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BadFile {
+    pub path: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct Input {
     pub files: Vec<InputFile>,
+    pub skipped: Vec<BadFile>,
     /// Whether the data has an event_name column (else every event is a page view).
     pub has_event_name: bool,
+    /// The input's own columns, as carried in `input_row` for the rejects table.
+    pub original_columns: Vec<String>,
+    /// Things the user should know that are not errors (columns missing in some files, …).
+    pub notes: Vec<String>,
 }
 
-/// Lists the input, checks the columns and registers [`INPUT_VIEW`].
-pub async fn register(ctx: &SessionContext, settings: &RunSettings) -> Result<Input> {
+impl Input {
+    pub fn rows(&self) -> u64 {
+        self.files.iter().map(|f| f.rows).sum()
+    }
+}
+
+/// Lists and inspects the input, checks the columns and registers [`INPUT_VIEW`].
+/// Files in `exclude` (found unreadable by an earlier attempt) are left out as skipped.
+pub async fn register(
+    ctx: &SessionContext,
+    settings: &RunSettings,
+    on_bad_file: OnBadFile,
+    exclude: &[BadFile],
+) -> Result<Input> {
     let location = storage::input_location(&settings.input)?;
-    let files = list_files(ctx, &location).await?;
-    if files.is_empty() {
+    let store = ctx.runtime_env().object_store(&location.url)?;
+    let listed = list_files(ctx, &location, store.as_ref()).await?;
+    if listed.is_empty() {
         return Err(UserError::input(
             &location.display,
             "no Parquet files (*.parquet) found there",
@@ -48,78 +99,336 @@ pub async fn register(ctx: &SessionContext, settings: &RunSettings) -> Result<In
         .into());
     }
 
-    let options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    let schema = options
-        .infer_schema(&ctx.state(), &location.url)
-        .await
-        .map_err(|e| {
-            UserError::input(
-                &location.display,
-                format!("cannot read the Parquet schema: {e}"),
+    // read every footer: schema and row count, or why the file cannot be read
+    let inspected: Vec<(ObjectMeta, Result<(SchemaRef, u64), String>)> =
+        futures::stream::iter(listed)
+            .map(|meta| {
+                let store = store.clone();
+                async move {
+                    let result = inspect(store, &meta).await;
+                    (meta, result)
+                }
+            })
+            .buffered(CONCURRENT_FOOTERS)
+            .collect()
+            .await;
+    let mut skipped: Vec<BadFile> = exclude.to_vec();
+    let mut good = Vec::new();
+    for (meta, result) in inspected {
+        let path = display_path(&location, &meta);
+        if exclude.iter().any(|bad| bad.path == path) {
+            continue;
+        }
+        match result {
+            Ok((schema, rows)) => good.push((meta, path, schema, rows)),
+            Err(reason) if on_bad_file == OnBadFile::Skip => {
+                skipped.push(BadFile { path, reason })
+            }
+            Err(reason) => return Err(UserError::input(path, reason).into()),
+        }
+    }
+    if good.is_empty() {
+        return Err(UserError::input(&location.display, "no readable Parquet file").into());
+    }
+
+    let (table_schema, original_columns, mut notes) = unify_schemas(
+        &location,
+        settings,
+        &good
+            .iter()
+            .map(|(_, path, schema, _)| (path.as_str(), schema))
+            .collect::<Vec<_>>(),
+    )?;
+
+    // files in dt= folders are read one folder at a time, so each row knows the day it
+    // was delivered under (late events are counted against it)
+    let days: Vec<Option<String>> = good
+        .iter()
+        .map(|(meta, ..)| input_day(&location, meta))
+        .collect();
+    let by_folder = days.iter().all(Option::is_some);
+    let mut groups: BTreeMap<Option<String>, Vec<&ObjectMeta>> = BTreeMap::new();
+    for ((meta, ..), day) in good.iter().zip(&days) {
+        let key = if by_folder { day.clone() } else { None };
+        groups.entry(key).or_default().push(meta);
+    }
+    let mut frames = Vec::new();
+    for (day, metas) in groups {
+        let urls = metas
+            .iter()
+            .map(|meta| file_url(&location, meta))
+            .collect::<Result<Vec<_>>>()?;
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(
+                ListingOptions::new(Arc::new(ParquetFormat::default()))
+                    .with_file_extension(".parquet"),
             )
-        })?;
-    let config = ListingTableConfig::new(location.url.clone())
-        .with_listing_options(options)
-        .with_schema(schema.clone());
-    let table = ListingTable::try_new(config)?;
-    let raw = ctx.read_table(Arc::new(table))?;
+            .with_schema(table_schema.clone());
+        let frame = ctx.read_table(Arc::new(ListingTable::try_new(config)?))?;
+        let day = lit(ScalarValue::Utf8(day));
+        frames.push(frame.with_column("__input_day", day)?);
+    }
+    let mut raw = frames.remove(0);
+    for frame in frames {
+        raw = raw.union(frame)?;
+    }
 
     let mut exprs = Vec::new();
     let mut has_event_name = false;
     for source in &settings.columns {
-        let found = schema.field_with_name(&source.column).ok();
+        let input_type = table_schema
+            .field_with_name(&source.column)
+            .ok()
+            .map(|f| f.data_type().clone());
         if source.field == "event_name" {
-            has_event_name = found.is_some();
+            has_event_name = input_type.is_some();
         }
-        let input_type = match found {
-            Some(field) => Some(field.data_type().clone()),
-            None if source.required || source.explicit => {
-                return Err(missing_column(&location, source, &schema).into());
-            }
-            None => None,
-        };
-        exprs.extend(canonical_exprs(
-            &location,
-            source,
-            input_type.as_ref(),
-            settings,
-        )?);
+        if input_type.is_none() && (source.required || source.explicit) {
+            return Err(missing_column(&location, source, &table_schema).into());
+        }
+        exprs.extend(canonical_exprs(&location, source, input_type.as_ref(), settings)?);
     }
-    let events = raw.select(exprs)?;
-    ctx.register_table(INPUT_VIEW, events.into_view())?;
+    exprs.push(col("__input_day").alias("input_day"));
+    let mut fields = Vec::new();
+    for name in &original_columns {
+        fields.push(lit(name.as_str()));
+        fields.push(ident(name));
+    }
+    exprs.push(named_struct(fields).alias("input_row"));
+    ctx.register_table(INPUT_VIEW, raw.select(exprs)?.into_view())?;
+
+    let files = good
+        .iter()
+        .zip(days)
+        .map(|((meta, path, _, rows), day)| {
+            Ok(InputFile {
+                path: path.clone(),
+                bytes: meta.size,
+                rows: *rows,
+                input_day: day,
+                url: file_url(&location, meta)?.as_str().to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if !skipped.is_empty() {
+        notes.push(format!("{} bad file(s) skipped", skipped.len()));
+    }
     Ok(Input {
         files,
+        skipped,
         has_event_name,
+        original_columns,
+        notes,
     })
 }
 
-async fn list_files(ctx: &SessionContext, location: &InputLocation) -> Result<Vec<InputFile>> {
+/// The rejects as the user's own rows: `input_row` unpacked into the original columns,
+/// followed by the rejects' other columns (`reject_reason`, `dt`).
+pub fn with_original_columns(rejects: DataFrame, original_columns: &[String]) -> Result<DataFrame> {
+    let mut exprs: Vec<Expr> = original_columns
+        .iter()
+        .map(|name| get_field(col("input_row"), name.as_str()).alias(name))
+        .collect();
+    for field in rejects.schema().fields() {
+        if field.name() != "input_row" && !original_columns.contains(field.name()) {
+            exprs.push(ident(field.name()));
+        }
+    }
+    Ok(rejects.select(exprs)?)
+}
+
+/// Reads a file through, every column, to find out whether its data (not only its footer)
+/// decodes.
+pub async fn check_readable(ctx: &SessionContext, file: &InputFile) -> Result<(), String> {
+    let frame = ctx
+        .read_parquet(file.url.as_str(), ParquetReadOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut stream = frame.execute_stream().await.map_err(|e| e.to_string())?;
+    while let Some(batch) = stream.next().await {
+        batch.map_err(|e| format!("corrupt data in the file: {e}"))?;
+    }
+    Ok(())
+}
+
+async fn list_files(
+    ctx: &SessionContext,
+    location: &InputLocation,
+    store: &dyn ObjectStore,
+) -> Result<Vec<ObjectMeta>> {
     let state = ctx.state();
-    let store = ctx.runtime_env().object_store(&location.url)?;
-    let mut files: Vec<InputFile> = location
+    let mut files: Vec<ObjectMeta> = location
         .url
-        .list_all_files(&state, store.as_ref(), ".parquet")
+        .list_all_files(&state, store, ".parquet")
         .await
         .with_context(|| format!("cannot list the input {}", location.display))?
-        .map_ok(|meta| InputFile {
-            path: meta.location.to_string(),
-            bytes: meta.size,
-        })
         .try_collect()
         .await
         .with_context(|| format!("cannot list the input {}", location.display))?;
-    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files.sort_by(|a, b| a.location.cmp(&b.location));
     Ok(files)
+}
+
+/// The footer of one file: its schema and row count, or why it cannot be read.
+async fn inspect(store: Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Result<(SchemaRef, u64), String> {
+    if meta.size == 0 {
+        return Err("empty file (0 bytes), not a Parquet file".into());
+    }
+    let metadata = DFParquetMetadata::new(store.as_ref(), meta)
+        .fetch_metadata()
+        .await
+        .map_err(|e| {
+            format!("not a readable Parquet file ({} bytes; truncated or corrupt?): {e}", meta.size)
+        })?;
+    let file = metadata.file_metadata();
+    let schema = parquet::arrow::parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
+        .map_err(|e| format!("a Parquet schema that Arrow cannot read: {e}"))?;
+    Ok((Arc::new(schema), u64::try_from(file.num_rows()).unwrap_or(0)))
+}
+
+/// The path as the user would recognise it: absolute for local files.
+fn display_path(location: &InputLocation, meta: &ObjectMeta) -> String {
+    if location.url.scheme() == "file" {
+        format!("/{}", meta.location)
+    } else {
+        format!("{}://{}/{}", location.url.scheme(), location.url.as_str().split('/').nth(2).unwrap_or(""), meta.location)
+    }
+}
+
+fn file_url(location: &InputLocation, meta: &ObjectMeta) -> Result<ListingTableUrl> {
+    let base = location.url.as_str();
+    let root = match base.find("://") {
+        Some(i) => {
+            let after = &base[i + 3..];
+            let authority_end = after.find('/').map_or(base.len(), |j| i + 3 + j);
+            &base[..authority_end]
+        }
+        None => base,
+    };
+    Ok(ListingTableUrl::parse(format!("{root}/{}", meta.location))?)
+}
+
+/// `2026-11-21` when the file sits directly in a `dt=2026-11-21` folder under the input.
+fn input_day(location: &InputLocation, meta: &ObjectMeta) -> Option<String> {
+    let mut parts = location.url.strip_prefix(&meta.location)?;
+    let first = parts.next()?;
+    let day = first.strip_prefix("dt=")?;
+    let rest: Vec<&str> = parts.collect();
+    (rest.len() == 1 && chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok()).then(|| day.to_string())
+}
+
+/// One schema for all files. A mapped column must have one kind of type in every file
+/// (string flavours, integer widths and timestamp units are unified); other columns are
+/// carried into the rejects table when they agree, and noted when they do not.
+fn unify_schemas(
+    location: &InputLocation,
+    settings: &RunSettings,
+    files: &[(&str, &SchemaRef)],
+) -> Result<(SchemaRef, Vec<String>, Vec<String>), UserError> {
+    let mut columns: Vec<String> = Vec::new();
+    let mut types: BTreeMap<String, Vec<(&str, DataType)>> = BTreeMap::new();
+    for (path, schema) in files {
+        for field in schema.fields() {
+            if !types.contains_key(field.name()) {
+                columns.push(field.name().clone());
+            }
+            types
+                .entry(field.name().clone())
+                .or_default()
+                .push((path, field.data_type().clone()));
+        }
+    }
+    let mut notes = Vec::new();
+    let mut fields = Vec::new();
+    let mut original = Vec::new();
+    for name in &columns {
+        let seen = &types[name];
+        let mapped = settings.columns.iter().find(|c| &c.column == name);
+        match unified_type(seen) {
+            Ok(data_type) => {
+                fields.push(Field::new(name, data_type, true));
+                original.push(name.clone());
+            }
+            Err(((file_a, type_a), (file_b, type_b))) => {
+                let message = format!(
+                    "column {name:?} has type {type_a} in {file_a} but {type_b} in {file_b}"
+                );
+                if mapped.is_some() {
+                    return Err(UserError::input(&location.display, format!("files disagree: {message}")));
+                }
+                notes.push(format!("{message}: not carried into the rejects table"));
+            }
+        }
+        if seen.len() < files.len() {
+            let missing: Vec<&str> = files
+                .iter()
+                .map(|(path, _)| *path)
+                .filter(|path| !seen.iter().any(|(p, _)| p == path))
+                .collect();
+            let example = missing.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+            match mapped {
+                Some(source) if source.required => {
+                    return Err(UserError::input(
+                        &location.display,
+                        format!(
+                            "files disagree: required column {name:?} ({}) is missing in {} file(s), e.g. {example}",
+                            source.field,
+                            missing.len()
+                        ),
+                    ));
+                }
+                Some(source) => notes.push(format!(
+                    "column {name:?} ({}) is missing in {} file(s), e.g. {example}: read as NULL there",
+                    source.field,
+                    missing.len()
+                )),
+                None => {}
+            }
+        }
+    }
+    Ok((Arc::new(Schema::new(fields)), original, notes))
+}
+
+type Conflict<'a> = ((&'a str, DataType), (&'a str, DataType));
+
+fn unified_type<'a>(seen: &[(&'a str, DataType)]) -> Result<DataType, Conflict<'a>> {
+    let first = &seen[0];
+    if seen.iter().all(|(_, t)| t == &first.1) {
+        return Ok(first.1.clone());
+    }
+    let kind = |t: &DataType| -> u8 {
+        match t {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => 1,
+            DataType::Dictionary(_, v)
+                if matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) =>
+            {
+                1
+            }
+            t if t.is_integer() => 2,
+            t if t.is_floating() || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..)) => 3,
+            DataType::Timestamp(_, Some(_)) => 4,
+            DataType::Timestamp(_, None) => 5,
+            _ => 0,
+        }
+    };
+    let k = kind(&first.1);
+    if let Some(other) = seen.iter().find(|(_, t)| k == 0 || kind(t) != k) {
+        let other = if k == 0 { seen.iter().find(|(_, t)| t != &first.1).unwrap_or(other) } else { other };
+        return Err(((first.0, first.1.clone()), (other.0, other.1.clone())));
+    }
+    Ok(match k {
+        1 => DataType::Utf8,
+        2 => DataType::Int64,
+        3 => DataType::Float64,
+        4 => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        _ => DataType::Timestamp(TimeUnit::Microsecond, None),
+    })
 }
 
 fn missing_column(location: &InputLocation, source: &ColumnSource, schema: &Schema) -> UserError {
     let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let why = if source.explicit {
-        format!(
-            "[columns] {} = {:?} in the config",
-            source.field, source.column
-        )
+        format!("[columns] {} = {:?} in the config", source.field, source.column)
     } else {
         format!("required field {}", source.field)
     };
@@ -161,12 +470,14 @@ fn canonical_exprs(
             );
             let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
             let parsed = match input_type {
-                // naive timestamps are UTC: label them so before any zone conversion
-                Some(DataType::Timestamp(_, None))
-                | Some(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
-                    try_cast(column.clone(), utc)
-                }
-                Some(DataType::Timestamp(_, Some(_))) => try_cast(column.clone(), utc),
+                // naive timestamps and strings without an offset are UTC: label them so
+                // before any zone conversion
+                Some(
+                    DataType::Timestamp(..)
+                    | DataType::Utf8
+                    | DataType::LargeUtf8
+                    | DataType::Utf8View,
+                ) => try_cast(column.clone(), utc),
                 // integers are epoch milliseconds
                 Some(DataType::Int64) => try_cast(
                     try_cast(

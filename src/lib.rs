@@ -1,8 +1,10 @@
 //! sessionize: raw web and app events in, visitor sessions and marketing metrics out.
 //!
-//! The whole `run` pipeline, top to bottom, is [`run`]: read the input and map its columns →
-//! register the SQL models → write `sessions` → write the metrics tables from the written
-//! sessions → move every written partition into place → report.
+//! The whole `run` pipeline, top to bottom, is [`run`] and [`compute`]: take the output's
+//! lock and clean up after killed runs → read the input and map its columns → register the
+//! SQL models → write `sessions`, then `rejects`, then the metrics and `data_quality` tables
+//! from what was written → check that every input row is accounted for → move every written
+//! partition into place → write the run report.
 
 pub mod cli;
 pub mod config;
@@ -15,7 +17,7 @@ pub mod report;
 pub mod storage;
 pub mod write;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use arrow::array::{Array, AsArray};
@@ -24,107 +26,233 @@ use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::prelude::*;
 
 use crate::config::RunSettings;
-use crate::report::RunSummary;
+use crate::error::exit;
+use crate::events::{BadFile, OnBadFile};
+use crate::report::{RowCounts, RunReport, Status};
 use crate::storage::OutputRoot;
-use crate::write::Staging;
+use crate::write::{Staging, TableWrite};
 
-/// Runs the job once: every table is computed, staged, then swapped into place.
-pub async fn run(settings: &RunSettings) -> Result<RunSummary> {
+/// How a run behaves, beyond what it computes.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub on_bad_file: OnBadFile,
+    /// How long to wait for another run on the same output to finish.
+    pub wait_for_lock: Duration,
+}
+
+/// What a finished run computed.
+struct Computed {
+    input_files: Vec<events::InputFile>,
+    skipped_files: Vec<BadFile>,
+    counts: RowCounts,
+    tables: Vec<TableWrite>,
+    notes: Vec<String>,
+}
+
+/// Runs the job once and writes its report, whether it succeeds or not. Returns the report
+/// of a run that finished; the error of one that did not.
+pub async fn run(settings: &RunSettings, options: &RunOptions) -> Result<RunReport> {
     let started = Instant::now();
-    let run_id = run_id();
-    let ctx = engine::context()?;
+    let started_at = chrono::Utc::now();
+    let run_id = format!("{}-{}", started_at.format("%Y%m%dT%H%M%S%.3fZ"), std::process::id());
+    let root = OutputRoot::new(&settings.output)?;
 
-    // read: the input files, mapped onto canonical columns
-    let input = events::register(&ctx, settings).await?;
-    let rows_read = ctx.table(events::INPUT_VIEW).await?.count().await? as u64;
+    // one run at a time per output; what a killed run left is finished or removed
+    let _lock = root.lock(options.wait_for_lock)?;
+    let recovered = root.recover()?;
 
-    // clean and sessionize: the SQL models
-    let parameters = models::Parameters::new(&settings.sessions, input.has_event_name);
-    models::register_event_lists(&ctx, &settings.sessions)?;
-    models::register(&ctx, models::SESSION_MODELS, &parameters).await?;
-
-    // write: sessions first; the metrics then read the written sessions
-    let mut staging = Staging::create(OutputRoot::new(&settings.output)?, &run_id)?;
-    staging.write(&ctx, models::SESSIONS_TABLE).await?;
-    staging
-        .register_written(&ctx, models::SESSIONS_TABLE)
-        .await?;
-    models::register(&ctx, models::METRIC_MODELS, &parameters).await?;
-    for table in models::METRIC_TABLES {
-        staging.write(&ctx, table).await?;
-    }
-
-    // count before committing, so a failure here leaves the previous output in place
-    let rejected = rejects_by_reason(&ctx).await?;
-    let (sessions, events_sessionized) = session_totals(&ctx).await?;
-    let tables = staging.commit()?;
-
-    let rejected_total: u64 = rejected.iter().map(|(_, n)| n).sum();
-    Ok(RunSummary {
+    let result = compute(settings, options, &root, &run_id, started_at).await;
+    let mut report = RunReport {
         run_id,
-        input_files: input.files,
-        rows_read,
-        duplicates: rows_read - rejected_total - events_sessionized,
-        rejected,
-        events_sessionized,
-        sessions,
-        tables,
+        started_at: started_at.to_rfc3339(),
+        finished_at: chrono::Utc::now().to_rfc3339(),
         seconds: started.elapsed().as_secs_f64(),
-    })
+        status: Status::Failed,
+        exit_code: exit::FAILURE,
+        error: None,
+        settings: settings.clone(),
+        input_files: Vec::new(),
+        skipped_files: Vec::new(),
+        counts: RowCounts::default(),
+        tables: Vec::new(),
+        partitions_replaced: Vec::new(),
+        notes: recovered,
+    };
+    match result {
+        Ok(computed) => {
+            let skipped = !computed.skipped_files.is_empty();
+            report.status = if skipped { Status::OkWithSkippedFiles } else { Status::Ok };
+            report.exit_code = if skipped { exit::SKIPPED_FILES } else { exit::OK };
+            report.partitions_replaced = computed
+                .tables
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(move |p| format!("{}/{p}", t.table)))
+                .collect();
+            report.input_files = computed.input_files;
+            report.skipped_files = computed.skipped_files;
+            report.counts = computed.counts;
+            report.tables = computed.tables;
+            report.notes.extend(computed.notes);
+            report.write(root.path())?;
+            Ok(report)
+        }
+        Err(error) => {
+            report.exit_code = error::exit_code(&error);
+            report.error = Some(format!("{error:#}"));
+            // the report is a courtesy here: the run's own error is what matters
+            let _ = report.write(root.path());
+            Err(error)
+        }
+    }
 }
 
-/// A sortable id, unique per run on one machine.
-fn run_id() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("{}-{}", now.as_millis(), std::process::id())
+/// The pipeline proper. When the engine meets a file whose data does not decode, the file
+/// is found and named; with `--on-bad-file skip` the pipeline starts again without it.
+async fn compute(
+    settings: &RunSettings,
+    options: &RunOptions,
+    root: &OutputRoot,
+    run_id: &str,
+    started_at: chrono::DateTime<chrono::Utc>,
+) -> Result<Computed> {
+    let mut unreadable: Vec<BadFile> = Vec::new();
+    loop {
+        let ctx = engine::context()?;
+        let input = events::register(&ctx, settings, options.on_bad_file, &unreadable).await?;
+        match compute_once(&ctx, settings, root, run_id, started_at, &input).await {
+            Ok((counts, tables)) => {
+                return Ok(Computed {
+                    input_files: input.files,
+                    skipped_files: input.skipped,
+                    counts,
+                    tables,
+                    notes: input.notes,
+                });
+            }
+            Err(error) => {
+                let Some(bad) = find_unreadable_file(&ctx, &input).await else {
+                    return Err(error);
+                };
+                if options.on_bad_file == OnBadFile::Fail {
+                    return Err(error::UserError::input(bad.path, bad.reason).into());
+                }
+                unreadable.push(bad);
+            }
+        }
+    }
 }
 
-async fn rejects_by_reason(ctx: &SessionContext) -> Result<Vec<(String, u64)>> {
-    let batches = ctx
-        .table("rejected_events")
+async fn compute_once(
+    ctx: &SessionContext,
+    settings: &RunSettings,
+    root: &OutputRoot,
+    run_id: &str,
+    started_at: chrono::DateTime<chrono::Utc>,
+    input: &events::Input,
+) -> Result<(RowCounts, Vec<TableWrite>)> {
+    // clean and sessionize: the SQL models
+    let facts = models::RunFacts {
+        run_id,
+        started_us: started_at.timestamp_micros(),
+        run_day: config::local_day(started_at, &settings.sessions.timezone)?,
+        has_event_name: input.has_event_name,
+    };
+    let parameters = models::Parameters::new(settings, &facts);
+    models::register_event_lists(ctx, &settings.sessions)?;
+    models::register(ctx, models::SESSION_MODELS, &parameters).await?;
+
+    // write: sessions and rejects first; the metrics and counts then read what was written
+    let mut staging = Staging::create(root.clone(), run_id)?;
+    staging.write(ctx, models::SESSIONS_TABLE).await?;
+    staging.register_written(ctx, models::SESSIONS_TABLE).await?;
+    let rejects = events::with_original_columns(
+        ctx.table(models::REJECTS_MODEL).await?,
+        &input.original_columns,
+    )?;
+    staging.write_frame(models::REJECTS_TABLE, rejects).await?;
+    staging.register_written(ctx, models::REJECTS_TABLE).await?;
+    models::register(ctx, models::METRIC_MODELS, &parameters).await?;
+    for table in models::METRIC_TABLES {
+        staging.write(ctx, table).await?;
+    }
+    models::register(ctx, models::QUALITY_MODELS, &parameters).await?;
+    staging.write(ctx, models::DATA_QUALITY_TABLE).await?;
+    staging.register_written(ctx, models::DATA_QUALITY_TABLE).await?;
+
+    // every input row is accounted for, or nothing is committed
+    let counts = count_rows(ctx, input).await?;
+    counts.check()?;
+    let tables = staging.commit()?;
+    Ok((counts, tables))
+}
+
+/// After a failed attempt: the first input file whose data does not decode, if any.
+async fn find_unreadable_file(ctx: &SessionContext, input: &events::Input) -> Option<BadFile> {
+    for file in &input.files {
+        if let Err(reason) = events::check_readable(ctx, file).await {
+            return Some(BadFile {
+                path: file.path.clone(),
+                reason,
+            });
+        }
+    }
+    None
+}
+
+/// The run's counts, each from its own source: the files' footers, the written sessions,
+/// the written rejects and the duplicates the models found.
+async fn count_rows(ctx: &SessionContext, input: &events::Input) -> Result<RowCounts> {
+    let mut counts = RowCounts {
+        rows_read: input.rows(),
+        ..RowCounts::default()
+    };
+    let sessions = ctx
+        .table(models::SESSIONS_TABLE)
         .await?
         .aggregate(
-            vec![col("reject_reason")],
-            vec![count(lit(1)).alias("rows")],
+            vec![],
+            vec![count(lit(1)).alias("sessions"), sum(col("event_count")).alias("events")],
         )?
-        .sort(vec![col("reject_reason").sort(true, true)])?
         .collect()
         .await?;
-    let mut counts = Vec::new();
-    for batch in &batches {
+    counts.sessions = int_at(sessions[0].column(0), 0);
+    counts.events_sessionized = int_at(sessions[0].column(1), 0);
+
+    let quality = ctx
+        .table(models::DATA_QUALITY_TABLE)
+        .await?
+        .aggregate(
+            vec![],
+            vec![sum(col("duplicates")).alias("d"), sum(col("late_events")).alias("l")],
+        )?
+        .collect()
+        .await?;
+    counts.duplicates = int_at(quality[0].column(0), 0);
+    counts.late_events = int_at(quality[0].column(1), 0);
+
+    let rejects = ctx
+        .table(models::REJECTS_TABLE)
+        .await?
+        .aggregate(vec![col("reject_reason")], vec![count(lit(1)).alias("rows")])?
+        .collect()
+        .await?;
+    for batch in &rejects {
         let reasons = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
         let reasons = reasons.as_string::<i32>();
-        let rows = batch.column(1).as_primitive::<Int64Type>();
         for i in 0..batch.num_rows() {
-            counts.push((reasons.value(i).to_string(), rows.value(i) as u64));
+            counts
+                .rejected
+                .insert(reasons.value(i).to_string(), int_at(batch.column(1), i));
         }
     }
     Ok(counts)
 }
 
-/// (sessions, events in them), from the written sessions table.
-async fn session_totals(ctx: &SessionContext) -> Result<(u64, u64)> {
-    let batches = ctx
-        .table(models::SESSIONS_TABLE)
-        .await?
-        .aggregate(
-            vec![],
-            vec![
-                count(lit(1)).alias("sessions"),
-                sum(col("event_count")).alias("events"),
-            ],
-        )?
-        .collect()
-        .await?;
-    let batch = &batches[0];
-    let sessions = batch.column(0).as_primitive::<Int64Type>().value(0) as u64;
-    let events = batch.column(1).as_primitive::<Int64Type>();
-    let events = if events.is_null(0) {
+fn int_at(column: &arrow::array::ArrayRef, i: usize) -> u64 {
+    let values = column.as_primitive::<Int64Type>();
+    if values.is_null(i) {
         0
     } else {
-        events.value(0) as u64
-    };
-    Ok((sessions, events))
+        values.value(i).max(0) as u64
+    }
 }

@@ -17,20 +17,24 @@ fn main() {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Run(args) => {
+                let options = args.options()?;
                 let settings = sessionize::config::resolve(&args.into())?;
-                let summary = sessionize::run(&settings).await?;
-                println!("{summary}");
-                Ok(())
+                let report = sessionize::run(&settings, &options).await?;
+                println!("{report}");
+                Ok(report.exit_code)
             }
             Command::Generate(args) => {
                 let summary = sessionize::generate::generate(&args.into())?;
                 println!("{summary}");
-                Ok(())
+                Ok(error::exit::OK)
             }
         }
     });
-    if let Err(e) = result {
-        eprintln!("error: {e:#}");
-        std::process::exit(error::exit_code(&e));
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(error::exit_code(&e));
+        }
     }
 }

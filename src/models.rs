@@ -12,7 +12,7 @@ use datafusion::common::ParamValues;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
-use crate::config::{EqualGap, SessionRules};
+use crate::config::{EqualGap, RunSettings, SessionRules};
 
 /// One model: a `select` in `sql/<name>.sql`.
 pub struct Model {
@@ -29,9 +29,10 @@ macro_rules! model {
     };
 }
 
-/// From the input events to one row per session.
+/// From the input events to one row per session, and the rows that cannot be in one.
 pub const SESSION_MODELS: &[Model] = &[
     model!("stg_events"),
+    model!("ranked_copies"),
     model!("events_deduplicated"),
     model!("sessionized_events"),
     model!("sessions"),
@@ -47,9 +48,16 @@ pub const METRIC_MODELS: &[Model] = &[
     model!("metrics_by_landing_page"),
 ];
 
+/// Counts per day, from the input and the written sessions and rejects.
+pub const QUALITY_MODELS: &[Model] = &[model!("data_quality")];
+
 /// The output tables, in the order they are written; `sessions` first, as the metrics are
 /// computed from what was written rather than by sessionizing again.
 pub const SESSIONS_TABLE: &str = "sessions";
+/// Written from the `rejected_events` model, with the input's own columns.
+pub const REJECTS_TABLE: &str = "rejects";
+pub const REJECTS_MODEL: &str = "rejected_events";
+pub const DATA_QUALITY_TABLE: &str = "data_quality";
 pub const METRIC_TABLES: &[&str] = &[
     "metrics_daily",
     "metrics_by_source",
@@ -62,10 +70,37 @@ pub struct Parameters {
     values: HashMap<String, ScalarValue>,
 }
 
+/// Facts about one run that the models need.
+pub struct RunFacts<'a> {
+    pub run_id: &'a str,
+    /// Microseconds since the epoch when the run started.
+    pub started_us: i64,
+    /// The day the run started, in the reporting time zone.
+    pub run_day: String,
+    pub has_event_name: bool,
+}
+
 impl Parameters {
-    pub fn new(rules: &SessionRules, has_event_name: bool) -> Self {
-        let timeout_us = i64::try_from(rules.timeout.as_micros()).unwrap_or(i64::MAX);
+    pub fn new(settings: &RunSettings, run: &RunFacts) -> Self {
+        let rules = &settings.sessions;
+        let validity = &settings.validity;
+        let micros = |d: std::time::Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+        let timeout_us = micros(rules.timeout);
+        let has_event_name = run.has_event_name;
+        let int = |v: i64| ScalarValue::Int64(Some(v));
+        let text = |v: &str| ScalarValue::Utf8(Some(v.to_string()));
         let values = HashMap::from([
+            ("earliest_event_us".to_string(), int(validity.earliest_event_us)),
+            (
+                "latest_event_us".to_string(),
+                int(run.started_us.saturating_add(micros(validity.future_tolerance))),
+            ),
+            (
+                "max_string_bytes".to_string(),
+                int(i64::try_from(validity.max_string_bytes).unwrap_or(i64::MAX)),
+            ),
+            ("run_id".to_string(), text(run.run_id)),
+            ("run_day".to_string(), text(&run.run_day)),
             (
                 "timeout_us".to_string(),
                 ScalarValue::Int64(Some(timeout_us)),

@@ -3,20 +3,21 @@
 //! partition replace its predecessor, in one step per partition, with `_SUCCESS` inside it.
 //! A run that fails before that leaves the previous output as it was.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use arrow::array::{Array, UInt64Array};
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::config::TableParquetOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{DataFrame, SessionContext};
 use serde::Serialize;
 
-use crate::storage::{self, OutputRoot};
+use crate::storage::OutputRoot;
 
 /// The partition column of every table.
 pub const PARTITION_COLUMN: &str = "dt";
@@ -34,8 +35,10 @@ pub struct TableWrite {
 /// A run's output on its way to the output directory.
 pub struct Staging {
     root: OutputRoot,
+    run_id: String,
     dir: PathBuf,
     written: Vec<TableWrite>,
+    schemas: HashMap<String, SchemaRef>,
 }
 
 impl Staging {
@@ -45,16 +48,24 @@ impl Staging {
             .with_context(|| format!("cannot create the staging directory {}", dir.display()))?;
         Ok(Staging {
             root,
+            run_id: run_id.to_string(),
             dir,
             written: Vec::new(),
+            schemas: HashMap::new(),
         })
     }
 
     /// Writes the registered table or view `table`, partitioned by `dt`.
     pub async fn write(&mut self, ctx: &SessionContext, table: &str) -> Result<&TableWrite> {
+        let frame = ctx.table(table).await?;
+        self.write_frame(table, frame).await
+    }
+
+    /// Writes `frame` as the table `table`, partitioned by `dt`.
+    pub async fn write_frame(&mut self, table: &str, frame: DataFrame) -> Result<&TableWrite> {
         let dir = self.dir.join(table);
         let url = self.root.url_of(&dir)?;
-        let frame = ctx.table(table).await?;
+        let schema = frame.schema().as_arrow().clone();
         let result = frame
             .write_parquet(
                 url.as_str(),
@@ -75,6 +86,7 @@ impl Staging {
             files,
             partitions,
         });
+        self.schemas.insert(table.to_string(), Arc::new(schema));
         Ok(self.written.last().expect("just pushed"))
     }
 
@@ -87,7 +99,10 @@ impl Staging {
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(".parquet")
             .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Utf8)]);
-        let schema = ctx.table(table).await?.schema().as_arrow().clone();
+        let schema = self
+            .schemas
+            .get(table)
+            .with_context(|| format!("table {table} was not written"))?;
         // the files hold every column but the partition column
         let file_schema = Arc::new(arrow::datatypes::Schema::new(
             schema
@@ -105,23 +120,29 @@ impl Staging {
         Ok(())
     }
 
-    /// Moves every written partition into place, `_SUCCESS` inside, then removes the staging
-    /// directory (which by then holds the replaced partitions).
+    /// Moves every written partition into place, `_SUCCESS` (holding the run id) inside.
+    /// The list of partitions is journaled first, so that if the run is killed half-way the
+    /// next run finishes the job ([`storage::OutputRoot::recover`]) instead of leaving some
+    /// days old and some new. The staging directory, which by then holds the replaced
+    /// partitions, is removed last.
     pub fn commit(self) -> Result<Vec<TableWrite>> {
+        let mut swaps = Vec::new();
         for written in &self.written {
             for partition in &written.partitions {
                 let staged = self.dir.join(&written.table).join(partition);
-                std::fs::write(staged.join("_SUCCESS"), b"")
+                std::fs::write(staged.join(SUCCESS_FILE), self.run_id.as_bytes())
                     .with_context(|| format!("cannot write _SUCCESS in {}", staged.display()))?;
-                let target = self.root.table_dir(&written.table).join(partition);
-                storage::swap_dir(&staged, &target)?;
+                swaps.push(format!("{}/{}", written.table, partition));
             }
         }
-        std::fs::remove_dir_all(&self.dir)
-            .with_context(|| format!("cannot remove {}", self.dir.display()))?;
+        self.root.journal_commit(&self.run_id, &swaps)?;
+        self.root.finish_commit(&self.run_id, &swaps)?;
         Ok(self.written)
     }
 }
+
+/// Marks a complete partition; holds the id of the run that wrote it.
+pub const SUCCESS_FILE: &str = "_SUCCESS";
 
 fn parquet_options() -> TableParquetOptions {
     let mut options = TableParquetOptions::default();

@@ -1,0 +1,93 @@
+-- data_quality: what this run read, dropped and found, per day, to chart in a BI tool.
+-- Grain: one row per (run_id, dt).
+-- Inputs: stg_events, ranked_copies, rejects and sessions (as written by this run).
+-- Parameters: $run_id, $run_day (the day of rows whose event_time is unknown).
+-- Rows are counted on the day of their event_time; sessions on the day they started.
+
+with
+
+rows_by_day as (
+    select
+        coalesce(event_day, $run_day) as dt,
+        count(*) as rows_read,
+        sum(case when is_late then 1 else 0 end) as late_events
+    from stg_events
+    group by 1
+),
+
+duplicates_by_day as (
+    select event_day as dt, count(*) as duplicates
+    from ranked_copies
+    where copy_rank > 1 and is_exact_copy
+    group by 1
+),
+
+rejects_by_day as (
+    select dt, count(*) as rejected_rows
+    from rejects
+    group by 1
+),
+
+sessions_by_day as (
+    select
+        dt,
+        count(*) as sessions,
+        sum(event_count) as events_sessionized,
+        sum(case when source is null or source = '(not set)' then 1 else 0 end)
+            as unknown_source_sessions,
+        sum(case when device is null or device = '(not set)' then 1 else 0 end)
+            as unknown_device_sessions
+    from sessions
+    group by 1
+),
+
+-- step 1: every count on its day, zero where a day has none
+counts as (
+    select dt, rows_read, late_events, 0 as duplicates, 0 as rejected_rows, 0 as sessions,
+        0 as events_sessionized, 0 as unknown_source_sessions, 0 as unknown_device_sessions
+    from rows_by_day
+    union all
+    select dt, 0, 0, duplicates, 0, 0, 0, 0, 0 from duplicates_by_day
+    union all
+    select dt, 0, 0, 0, rejected_rows, 0, 0, 0, 0 from rejects_by_day
+    union all
+    select dt, 0, 0, 0, 0, sessions, events_sessionized, unknown_source_sessions,
+        unknown_device_sessions
+    from sessions_by_day
+),
+
+daily as (
+    select
+        dt,
+        sum(rows_read) as rows_read,
+        sum(duplicates) as duplicates,
+        sum(rejected_rows) as rejected_rows,
+        sum(late_events) as late_events,
+        sum(sessions) as sessions,
+        sum(events_sessionized) as events_sessionized,
+        sum(unknown_source_sessions) as unknown_source_sessions,
+        sum(unknown_device_sessions) as unknown_device_sessions
+    from counts
+    group by dt
+),
+
+final as (
+    select
+        $run_id as run_id,
+        dt,
+        rows_read,
+        duplicates,
+        rejected_rows,
+        late_events,
+        sessions,
+        events_sessionized,
+        unknown_source_sessions,
+        unknown_device_sessions,
+        case when sessions > 0 then cast(unknown_source_sessions as double) / sessions end
+            as unknown_source_share,
+        case when sessions > 0 then cast(unknown_device_sessions as double) / sessions end
+            as unknown_device_share
+    from daily
+)
+
+select * from final
