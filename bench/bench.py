@@ -126,11 +126,10 @@ def child_datafusion_floor(args):
 
 
 def child_baseline(args):
-    """Only starts python and imports the engines: the RSS the DuckDB figures include."""
-    import datafusion  # noqa: F401
-    import duckdb  # noqa: F401
-
-    return {"seconds": 0.0}
+    """Only starts python and imports one engine: the part of the DuckDB and DataFusion
+    rows' time and RSS that is not the work."""
+    __import__(args.engine)
+    return {}
 
 
 def child_versions(args):
@@ -291,6 +290,7 @@ def child_main(argv):
     parser.add_argument("--input-glob")
     parser.add_argument("--output")
     parser.add_argument("--read-only", action="store_true")
+    parser.add_argument("--engine")
     parser.add_argument("--sessionize-output")
     parser.add_argument("--duckdb-output")
     args = parser.parse_args(argv[1:])
@@ -306,13 +306,15 @@ def log(message):
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-def measure(command, cwd):
+def measure(command, cwd, env=None):
     """Runs one command as a child and returns its wall time, CPU time, peak RSS and
     output. wait4 gives this child's own resource use (and that of the children it waited
     for), which getrusage(RUSAGE_CHILDREN) would mix with every earlier child's."""
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
         started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, stdout=stdout, stderr=stderr, text=True)
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=stdout, stderr=stderr, text=True
+        )
         _, status, rusage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -423,6 +425,9 @@ def warm_page_cache(directory):
 def contenders(sessionize, python, events_dir, out_dir, with_datafusion):
     """name → (label, a function that runs it once and returns its measurement)."""
     glob = f"{events_dir}/**/*.parquet"
+    # the default settings, which duckdb_sessions.sql mirrors: no SESSIONIZE_CONFIG & co.
+    # (DATAFUSION_* variables pass through, and the JSON records them)
+    sessionize_env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONIZE_")}
 
     def sessionize_run():
         output = out_dir / "sessionize"
@@ -430,8 +435,12 @@ def contenders(sessionize, python, events_dir, out_dir, with_datafusion):
         measured = measure(
             [str(sessionize), "run", "--input", str(events_dir), "--output", str(output)],
             cwd=out_dir,
+            env=sessionize_env,
         )
-        measured["result"] = {"summary": measured.pop("stdout")}
+        measured["result"] = {
+            "summary": measured.pop("stdout"),
+            "tables": sorted(p.name for p in output.iterdir() if not p.name.startswith("_")),
+        }
         return measured
 
     def duckdb_job():
@@ -441,7 +450,7 @@ def contenders(sessionize, python, events_dir, out_dir, with_datafusion):
         return run_child(python, "_duckdb-job", out_dir, input_glob=glob, output=output)
 
     runs = {
-        "sessionize": ("sessionize run (5 tables)", sessionize_run),
+        "sessionize": ("sessionize run (all tables)", sessionize_run),
         "duckdb": ("duckdb, same job (5 tables)", duckdb_job),
         "floor_duckdb": (
             "floor: read+sort, duckdb",
@@ -503,10 +512,15 @@ def print_table(report):
             f"{result['peak_rss_mib']:>12,.0f} {result['input_rows_per_s_per_core']:>12,} "
             f"{base / result['median_wall_s']:>13.2f}"
         )
-    baseline = report["python_baseline_rss_mib"]
     lines.append(
-        f"(the duckdb and datafusion rows run in python: {baseline:,.0f} MiB of their RSS and "
-        f"~{report['python_baseline_s']:.2f} s of their time is python and the imports)"
+        "(the duckdb and datafusion rows run in python; python and the import alone take "
+        + " and ".join(f"{b['median_wall_s']:.2f} s, {b['peak_rss_mib']:,.0f} MiB ({engine})"
+                       for engine, b in report["python_baseline"].items())
+        + ")"
+    )
+    lines.append(
+        f"(sessionize wrote {', '.join(results['sessionize']['runs'][-1]['result']['tables'])}; "
+        f"duckdb wrote {', '.join(TABLES)})"
     )
     lines.append("")
     lines.append(
@@ -597,7 +611,10 @@ def harness_main(argv):
     ours = sum(run["cpu_s"] for runs_of_one in measured.values() for run in runs_of_one)
     # what other processes used while the rounds ran, in CPU-seconds and as a share of the cores
     others = max(0.0, busy - ours)
-    baseline = [run_child(python, "_baseline", work) for _ in range(3)]
+    baseline = {
+        engine: [run_child(python, "_baseline", work, engine=engine) for _ in range(3)]
+        for engine in ("duckdb", "datafusion")
+    }
     log("checking that sessionize and duckdb wrote the same sessions")
     check = run_child(
         python, "_check", work,
@@ -630,8 +647,11 @@ def harness_main(argv):
                                        if k.startswith("DATAFUSION_")}},
         "results": results,
         "ratios": {k: round(v, 3) for k, v in ratios.items()},
-        "python_baseline_rss_mib": statistics.median(b["max_rss_mib"] for b in baseline),
-        "python_baseline_s": statistics.median(b["wall_s"] for b in baseline),
+        "python_baseline": {
+            engine: {"median_wall_s": statistics.median(b["wall_s"] for b in runs_of_one),
+                     "peak_rss_mib": max(b["max_rss_mib"] for b in runs_of_one)}
+            for engine, runs_of_one in baseline.items()
+        },
         "check": check,
         "json": str(json_path),
     }
