@@ -1,5 +1,6 @@
 //! Sessions computed by hand: the gap rule at its edges, ties, order, users, midnight,
-//! duplicates and rows that cannot be sessionized.
+//! page views and attribution. Duplicates and rows that cannot be sessionized are in
+//! `bad_input.rs`.
 
 use crate::common::*;
 
@@ -324,83 +325,6 @@ fn a_session_across_midnight_is_one_session_on_the_day_it_started() {
     assert_eq!(rows[0]["dt"].text(), Some("2026-11-05"));
     // timestamps still leave as UTC
     assert_eq!(rows[0]["session_start"].time(), t);
-}
-
-/// h1 delivered twice counts once; rows without an event_id that are identical count once;
-/// rows with a NULL user or time are counted as not sessionizable.
-#[test]
-fn duplicates_and_null_keys_are_counted_not_sessionized() {
-    let work = Work::new();
-    let t = at("2026-11-05 07:00:00");
-    work.write_parquet(
-        "in/events.parquet",
-        vec![
-            (
-                "event_id",
-                strings(&[
-                    Some("h1"),
-                    Some("h1"),
-                    Some("h2"),
-                    None,
-                    None,
-                    Some("n1"),
-                    Some("n2"),
-                    Some("n3"),
-                ]),
-            ),
-            (
-                "user_id",
-                strings(&[
-                    Some("h"),
-                    Some("h"),
-                    Some("h"),
-                    Some("h"),
-                    Some("h"),
-                    None,
-                    Some("h"),
-                    Some(""),
-                ]),
-            ),
-            (
-                "event_time",
-                utc_micros(&[
-                    Some(t),
-                    Some(t),
-                    Some(t + MINUTE),
-                    Some(t + 2 * MINUTE),
-                    Some(t + 2 * MINUTE),
-                    Some(t),
-                    None,
-                    Some(t),
-                ]),
-            ),
-            (
-                "revenue",
-                floats(&[
-                    Some(10.0),
-                    Some(10.0),
-                    None,
-                    Some(1.5),
-                    Some(1.5),
-                    Some(99.0),
-                    Some(99.0),
-                    Some(99.0),
-                ]),
-            ),
-        ],
-    );
-    let outcome = work.sessionize_ok(&["run", "--input", "in", "--output", "out"]);
-    assert_eq!(outcome.count("rows read"), 8);
-    assert_eq!(outcome.count("duplicates removed"), 2);
-    assert_eq!(outcome.count("not sessionizable"), 3);
-    assert_eq!(outcome.count("missing user_id"), 1);
-    assert_eq!(outcome.count("missing event_time"), 1);
-    assert_eq!(outcome.count("empty user_id"), 1);
-    assert_eq!(outcome.count("events sessionized"), 3);
-    let rows = session_rows(&work.path("out"));
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0]["event_count"].int(), 3);
-    assert_eq!(rows[0]["revenue"].float(), 11.5);
 }
 
 /// Without an event_name column every event is a page view; with one, only the configured

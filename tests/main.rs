@@ -5,10 +5,12 @@
 
 mod common;
 
+mod bad_input;
 mod cli;
 mod ecommerce;
 mod event_time_types;
 mod hand_cases;
 mod output_schema;
 mod reference;
+mod safe_outputs;
 mod vectors;

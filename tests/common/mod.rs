@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 use std::sync::Arc;
 
 use arrow::array::{
@@ -16,8 +16,8 @@ use arrow::array::{
 use arrow::datatypes::{
     DataType, Field, Float64Type, Int64Type, Schema, TimeUnit, TimestampMicrosecondType,
 };
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 
 /// A fresh directory for one test, removed when dropped.
 pub struct Work {
@@ -49,24 +49,42 @@ impl Work {
         path
     }
 
-    /// Runs `sessionize` with `args`, in this directory.
-    pub fn sessionize(&self, args: &[&str]) -> Outcome {
-        let output = Command::new(env!("CARGO_BIN_EXE_sessionize"))
+    /// The `sessionize` command with `args`, to run in this directory, with none of the
+    /// variables that stand in for flags.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sessionize"));
+        command
             .args(args)
             .current_dir(self.dir.path())
             .env_remove("SESSIONIZE_INPUT")
             .env_remove("SESSIONIZE_OUTPUT")
             .env_remove("SESSIONIZE_CONFIG")
-            .output()
-            .expect("the sessionize binary runs");
-        Outcome {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+            .env_remove("SESSIONIZE_ON_BAD_FILE")
+            .env_remove("SESSIONIZE_WAIT_FOR_LOCK")
+            .env_remove("SESSIONIZE_FAILPOINT");
+        command
     }
 
-    /// Runs `sessionize` and insists that it succeeds.
+    /// Runs `sessionize` with `args`, in this directory.
+    pub fn sessionize(&self, args: &[&str]) -> Outcome {
+        Outcome::of(
+            self.command(args)
+                .output()
+                .expect("the sessionize binary runs"),
+        )
+    }
+
+    /// Starts `sessionize` with `args` and returns at once; stdout and stderr are piped.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the sessionize binary starts")
+    }
+
+    /// Runs `sessionize` and insists that it succeeds. After a `run`, checks that the run's
+    /// report accounts for every row read, and that the tables it wrote agree with it.
     pub fn sessionize_ok(&self, args: &[&str]) -> Outcome {
         let outcome = self.sessionize(args);
         assert_eq!(
@@ -76,8 +94,170 @@ impl Work {
             outcome.stdout,
             outcome.stderr
         );
+        let help = args.iter().any(|arg| matches!(*arg, "--help" | "-h"));
+        if args.first() == Some(&"run") && !help {
+            let output = output_arg(args)
+                .unwrap_or_else(|| panic!("sessionize {args:?}: the tests always pass --output"));
+            if !output.contains("://") {
+                let output = self.path(output);
+                let report = newest_report(&output);
+                assert_eq!(
+                    report["run_id"].as_str(),
+                    Some(outcome.run_id()),
+                    "the newest report in {} is not this run's",
+                    output.display()
+                );
+                assert_rows_accounted(&output, &report);
+            }
+        }
         outcome
     }
+}
+
+/// The value of `--output` (or `--output=…`) in `args`.
+fn output_arg<'a>(args: &[&'a str]) -> Option<&'a str> {
+    args.iter().enumerate().find_map(|(i, arg)| match *arg {
+        "--output" => args.get(i + 1).copied(),
+        _ => arg.strip_prefix("--output="),
+    })
+}
+
+/// The run report `<output>/_runs/<run_id>.json`.
+pub fn report(output: &Path, run_id: &str) -> serde_json::Value {
+    let path = output.join("_runs").join(format!("{run_id}.json"));
+    let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The newest run report under `<output>/_runs` (run ids start with the run's start time, in
+/// UTC, to the millisecond).
+pub fn newest_report(output: &Path) -> serde_json::Value {
+    let dir = output.join("_runs");
+    let newest = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|name| name.strip_suffix(".json").map(String::from))
+        .filter(|name| !name.starts_with('.'))
+        .max()
+        .unwrap_or_else(|| panic!("no run report in {}", dir.display()));
+    report(output, &newest)
+}
+
+/// A count from a report's `counts`.
+pub fn count_of(report: &serde_json::Value, name: &str) -> u64 {
+    report["counts"][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no count {name:?} in the report: {}", report["counts"]))
+}
+
+/// A report's rejected rows, by reason.
+pub fn rejected_of(report: &serde_json::Value) -> BTreeMap<String, u64> {
+    report["counts"]["rejected"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no rejected counts in the report: {}", report["counts"]))
+        .iter()
+        .map(|(reason, rows)| (reason.clone(), rows.as_u64().expect("a row count")))
+        .collect()
+}
+
+/// The row invariant of a finished run: every row read is sessionized, a duplicate or
+/// rejected; and, counted again from the partitions the run wrote (not the whole table,
+/// which may hold days of earlier runs), the sessions hold `events_sessionized` events and
+/// the rejects table holds the rejected rows.
+pub fn assert_rows_accounted(output: &Path, report: &serde_json::Value) {
+    let rows_read = count_of(report, "rows_read");
+    let sessionized = count_of(report, "events_sessionized");
+    let duplicates = count_of(report, "duplicates");
+    let rejected: u64 = rejected_of(report).values().sum();
+    assert_eq!(
+        rows_read,
+        sessionized + duplicates + rejected,
+        "rows read = sessionized + duplicates + rejected, in the report of {}: {}",
+        output.display(),
+        report["counts"]
+    );
+    let replaced: Vec<&str> = report["partitions_replaced"]
+        .as_array()
+        .expect("partitions_replaced")
+        .iter()
+        .map(|p| p.as_str().expect("a partition"))
+        .collect();
+    let mut events_in_sessions = 0u64;
+    let mut rows_in_rejects = 0u64;
+    for partition in &replaced {
+        let (table, _) = partition.split_once('/').expect("table/dt=…");
+        let files = parquet_files(&output.join(partition));
+        match table {
+            "sessions" => {
+                for file in files {
+                    events_in_sessions += column_sum(&file, "event_count");
+                }
+            }
+            "rejects" => {
+                for file in files {
+                    rows_in_rejects += row_count(&file);
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        events_in_sessions,
+        sessionized,
+        "sum(event_count) in the sessions partitions this run wrote in {}",
+        output.display()
+    );
+    assert_eq!(
+        rows_in_rejects,
+        rejected,
+        "rows in the rejects partitions this run wrote in {}",
+        output.display()
+    );
+}
+
+/// The `.parquet` files directly in `dir`, sorted.
+pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The `.parquet` files anywhere under `dir`, sorted.
+pub fn parquet_files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Rows in a Parquet file, from its footer.
+pub fn row_count(path: &Path) -> u64 {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
+    builder.metadata().file_metadata().num_rows() as u64
+}
+
+/// The sum of an int64 column of a Parquet file, reading that column only.
+fn column_sum(path: &Path, column: &str) -> u64 {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
+    let mask = ProjectionMask::columns(builder.parquet_schema(), [column]);
+    let mut sum = 0i64;
+    for batch in builder.with_projection(mask).build().unwrap() {
+        let batch = batch.unwrap();
+        let values = batch.column(0).as_primitive::<Int64Type>();
+        sum += values.iter().flatten().sum::<i64>();
+    }
+    u64::try_from(sum).expect("a count is never negative")
 }
 
 pub struct Outcome {
@@ -87,6 +267,23 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    pub fn of(output: std::process::Output) -> Outcome {
+        Outcome {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// The run id, from the summary's first line (`run <run_id>`).
+    pub fn run_id(&self) -> &str {
+        self.stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("run "))
+            .unwrap_or_else(|| panic!("no run id in the summary:\n{}", self.stdout))
+            .trim()
+    }
+
     /// A number from the run summary, by its label ("duplicates removed", "sessions", …).
     pub fn count(&self, label: &str) -> u64 {
         self.stdout
@@ -159,31 +356,32 @@ pub fn read_table(output: &Path, table: &str) -> Vec<BTreeMap<String, Value>> {
     let mut partitions: Vec<PathBuf> = partitions.map(|e| e.unwrap().path()).collect();
     partitions.sort();
     for partition in partitions {
-        let name = partition
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let dt = name
-            .strip_prefix("dt=")
-            .expect("partition folders are dt=…")
-            .to_string();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&partition)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-            .collect();
-        files.sort();
-        for file in files {
-            for batch in read_parquet(&file) {
-                for i in 0..batch.num_rows() {
-                    let mut row = BTreeMap::new();
-                    row.insert("dt".to_string(), Value::Text(dt.clone()));
-                    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-                        row.insert(field.name().clone(), Value::of(field.name(), column, i));
-                    }
-                    rows.push(row);
+        rows.extend(read_partition(&partition));
+    }
+    rows
+}
+
+/// Every row of one partition folder (`<table>/dt=…`), with `dt` from the folder name.
+pub fn read_partition(partition: &Path) -> Vec<BTreeMap<String, Value>> {
+    let name = partition
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let dt = name
+        .strip_prefix("dt=")
+        .expect("partition folders are dt=…")
+        .to_string();
+    let mut rows = Vec::new();
+    for file in parquet_files(partition) {
+        for batch in read_parquet(&file) {
+            for i in 0..batch.num_rows() {
+                let mut row = BTreeMap::new();
+                row.insert("dt".to_string(), Value::Text(dt.clone()));
+                for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+                    row.insert(field.name().clone(), Value::of(field.name(), column, i));
                 }
+                rows.push(row);
             }
         }
     }
