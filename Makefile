@@ -19,8 +19,9 @@ build: ## build the sessionize binary (release)
 run: ## run the job on the sample data in data/ and print what it wrote
 	$(CARGO) run --release --locked --quiet -- run --config data/sessionize.toml --output $(SAMPLE_OUT)
 
-test: ## run every test (unit and integration, one test binary)
-	$(CARGO) test --release --locked
+test: ## run every test (unit and integration, one test binary), with an S3 server on 127.0.0.1
+	@env_file=$$(tests/s3/server.sh start) && set -a && . "$$env_file" && set +a && \
+	$(CARGO) test --release --locked; status=$$?; tests/s3/server.sh stop; exit $$status
 
 sample: ## regenerate the committed sample data in data/events
 	rm -rf data/events

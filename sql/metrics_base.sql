@@ -17,7 +17,7 @@ session_rows as (
         is_new_user,
         page_view_count,
         event_count,
-        duration_s,
+        arrow_cast(session_end, 'Int64') - arrow_cast(session_start, 'Int64') as duration_us,
         is_bounce,
         is_engaged,
         conversion_count,
@@ -38,12 +38,13 @@ totals as (
         sum(case when is_new_user then 1 else 0 end) as new_users,
         sum(page_view_count) as page_views,
         sum(event_count) as events,
-        sum(duration_s) as total_duration_s,
+        -- exact sums (integers, decimals), so a rerun gives the same numbers to the last bit
+        cast(sum(duration_us) as double) / 1000000.0 as total_duration_s,
         sum(case when is_bounce then 1 else 0 end) as bounces,
         sum(case when is_engaged then 1 else 0 end) as engaged_sessions,
         sum(conversion_count) as conversions,
         sum(case when conversion_count > 0 then 1 else 0 end) as converted_sessions,
-        sum(revenue) as revenue
+        cast(sum(cast(revenue as decimal(38, 9))) as double) as revenue
     from session_rows
     group by grouping sets ((dt), (dt, source, medium), (dt, device), (dt, landing_page))
 ),

@@ -33,7 +33,8 @@ collapsed as (
         first_value(country order by event_time, event_key)
             filter (where country is not null) as country,
         count(*) filter (where is_conversion) as conversion_count,
-        coalesce(sum(revenue), 0.0) as revenue
+        -- summed as decimals: a float sum depends on the order rows arrive in
+        cast(coalesce(sum(cast(revenue as decimal(38, 9))), 0) as double) as revenue
     from events
     group by user_id, session_number
 ),

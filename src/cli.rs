@@ -82,7 +82,8 @@ pub enum BadFilePolicy {
 impl RunArgs {
     /// How the run behaves, validated.
     pub fn options(&self) -> Result<RunOptions, UserError> {
-        let wait_for_lock = if self.wait_for_lock.trim() == "0s" || self.wait_for_lock.trim() == "0" {
+        let wait_for_lock = if self.wait_for_lock.trim() == "0s" || self.wait_for_lock.trim() == "0"
+        {
             std::time::Duration::ZERO
         } else {
             parse_duration(&self.wait_for_lock).map_err(|message| UserError::Config {

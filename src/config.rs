@@ -42,6 +42,20 @@ pub struct ConfigFile {
     pub columns: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub sessions: SessionsSection,
+    #[serde(default)]
+    pub s3: S3Section,
+}
+
+/// S3 (or an S3-compatible store). Credentials never go here: they come from the usual
+/// AWS variables (AWS_ACCESS_KEY_ID, …) or the instance's role.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Section {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub allow_http: Option<bool>,
+    pub max_retries: Option<usize>,
+    pub retry_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -120,6 +134,17 @@ pub struct Validity {
     pub max_string_bytes: u64,
 }
 
+/// How to reach S3; `None` fields fall back to the AWS_* environment variables.
+#[derive(Debug, Clone, Serialize)]
+pub struct S3Settings {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub allow_http: Option<bool>,
+    pub max_retries: usize,
+    #[serde(serialize_with = "as_text")]
+    pub retry_timeout: Duration,
+}
+
 /// Everything `run` needs, validated.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSettings {
@@ -128,6 +153,7 @@ pub struct RunSettings {
     pub columns: Vec<ColumnSource>,
     pub sessions: SessionRules,
     pub validity: Validity,
+    pub s3: S3Settings,
 }
 
 fn as_text<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -234,19 +260,38 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
         ));
     }
 
-    let earliest_text = file.input.earliest_event_time.clone().unwrap_or_else(|| "1990-01-01".into());
-    let earliest_event_us = parse_instant(&earliest_text).map_err(|m| bad("input.earliest_event_time", m))?;
+    let earliest_text = file
+        .input
+        .earliest_event_time
+        .clone()
+        .unwrap_or_else(|| "1990-01-01".into());
+    let earliest_event_us =
+        parse_instant(&earliest_text).map_err(|m| bad("input.earliest_event_time", m))?;
     let future_tolerance = parse_duration(file.input.future_tolerance.as_deref().unwrap_or("1d"))
         .map_err(|m| bad("input.future_tolerance", m))?;
     let max_string_bytes = file.input.max_string_bytes.unwrap_or(8192);
     if max_string_bytes == 0 {
-        return Err(bad("input.max_string_bytes", "must be more than zero".into()));
+        return Err(bad(
+            "input.max_string_bytes",
+            "must be more than zero".into(),
+        ));
     }
+
+    let retry_timeout = parse_duration(file.s3.retry_timeout.as_deref().unwrap_or("30s"))
+        .map_err(|m| bad("s3.retry_timeout", m))?;
+    let s3 = S3Settings {
+        endpoint: file.s3.endpoint.clone(),
+        region: file.s3.region.clone(),
+        allow_http: file.s3.allow_http,
+        max_retries: file.s3.max_retries.unwrap_or(5),
+        retry_timeout,
+    };
 
     Ok(RunSettings {
         input,
         output,
         columns,
+        s3,
         validity: Validity {
             earliest_event_us,
             future_tolerance,
@@ -298,7 +343,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// "1990-01-01" or an RFC 3339 instant, as microseconds since the epoch.
 fn parse_instant(text: &str) -> Result<i64, String> {
     if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(day.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros());
+        return Ok(day
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp_micros());
     }
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.timestamp_micros())

@@ -28,7 +28,9 @@ impl UserError {
 
 /// Another run holds the output's lock.
 #[derive(Debug, Error)]
-#[error("another run is writing to this output ({holder}; lock {lock}); try again when it has finished, or pass --wait-for-lock")]
+#[error(
+    "another run is writing to this output ({holder}; lock {lock}); try again when it has finished, or pass --wait-for-lock"
+)]
 pub struct OutputBusy {
     pub lock: String,
     pub holder: String,

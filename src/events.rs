@@ -16,12 +16,12 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::functions::core::expr_fn::{get_field, named_struct};
 use datafusion::prelude::*;
 use datafusion::scalar::ScalarValue;
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStore};
-use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use serde::Serialize;
 
 use crate::config::{ColumnSource, RunSettings};
@@ -121,9 +121,7 @@ pub async fn register(
         }
         match result {
             Ok((schema, rows)) => good.push((meta, path, schema, rows)),
-            Err(reason) if on_bad_file == OnBadFile::Skip => {
-                skipped.push(BadFile { path, reason })
-            }
+            Err(reason) if on_bad_file == OnBadFile::Skip => skipped.push(BadFile { path, reason }),
             Err(reason) => return Err(UserError::input(path, reason).into()),
         }
     }
@@ -186,7 +184,12 @@ pub async fn register(
         if input_type.is_none() && (source.required || source.explicit) {
             return Err(missing_column(&location, source, &table_schema).into());
         }
-        exprs.extend(canonical_exprs(&location, source, input_type.as_ref(), settings)?);
+        exprs.extend(canonical_exprs(
+            &location,
+            source,
+            input_type.as_ref(),
+            settings,
+        )?);
     }
     exprs.push(col("__input_day").alias("input_day"));
     let mut fields = Vec::new();
@@ -262,6 +265,7 @@ async fn list_files(
         .list_all_files(&state, store, ".parquet")
         .await
         .with_context(|| format!("cannot list the input {}", location.display))?
+        .try_filter(|meta| futures::future::ready(location.matches(&meta.location)))
         .try_collect()
         .await
         .with_context(|| format!("cannot list the input {}", location.display))?;
@@ -270,7 +274,10 @@ async fn list_files(
 }
 
 /// The footer of one file: its schema and row count, or why it cannot be read.
-async fn inspect(store: Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Result<(SchemaRef, u64), String> {
+async fn inspect(
+    store: Arc<dyn ObjectStore>,
+    meta: &ObjectMeta,
+) -> Result<(SchemaRef, u64), String> {
     if meta.size == 0 {
         return Err("empty file (0 bytes), not a Parquet file".into());
     }
@@ -278,12 +285,19 @@ async fn inspect(store: Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Result<(Sche
         .fetch_metadata()
         .await
         .map_err(|e| {
-            format!("not a readable Parquet file ({} bytes; truncated or corrupt?): {e}", meta.size)
+            format!(
+                "not a readable Parquet file ({} bytes; truncated or corrupt?): {e}",
+                meta.size
+            )
         })?;
     let file = metadata.file_metadata();
-    let schema = parquet::arrow::parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
-        .map_err(|e| format!("a Parquet schema that Arrow cannot read: {e}"))?;
-    Ok((Arc::new(schema), u64::try_from(file.num_rows()).unwrap_or(0)))
+    let schema =
+        parquet::arrow::parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
+            .map_err(|e| format!("a Parquet schema that Arrow cannot read: {e}"))?;
+    Ok((
+        Arc::new(schema),
+        u64::try_from(file.num_rows()).unwrap_or(0),
+    ))
 }
 
 /// The path as the user would recognise it: absolute for local files.
@@ -291,7 +305,12 @@ fn display_path(location: &InputLocation, meta: &ObjectMeta) -> String {
     if location.url.scheme() == "file" {
         format!("/{}", meta.location)
     } else {
-        format!("{}://{}/{}", location.url.scheme(), location.url.as_str().split('/').nth(2).unwrap_or(""), meta.location)
+        format!(
+            "{}://{}/{}",
+            location.url.scheme(),
+            location.url.as_str().split('/').nth(2).unwrap_or(""),
+            meta.location
+        )
     }
 }
 
@@ -314,7 +333,8 @@ fn input_day(location: &InputLocation, meta: &ObjectMeta) -> Option<String> {
     let first = parts.next()?;
     let day = first.strip_prefix("dt=")?;
     let rest: Vec<&str> = parts.collect();
-    (rest.len() == 1 && chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok()).then(|| day.to_string())
+    (rest.len() == 1 && chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok())
+        .then(|| day.to_string())
 }
 
 /// One schema for all files. A mapped column must have one kind of type in every file
@@ -354,7 +374,10 @@ fn unify_schemas(
                     "column {name:?} has type {type_a} in {file_a} but {type_b} in {file_b}"
                 );
                 if mapped.is_some() {
-                    return Err(UserError::input(&location.display, format!("files disagree: {message}")));
+                    return Err(UserError::input(
+                        &location.display,
+                        format!("files disagree: {message}"),
+                    ));
                 }
                 notes.push(format!("{message}: not carried into the rejects table"));
             }
@@ -365,7 +388,12 @@ fn unify_schemas(
                 .map(|(path, _)| *path)
                 .filter(|path| !seen.iter().any(|(p, _)| p == path))
                 .collect();
-            let example = missing.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+            let example = missing
+                .iter()
+                .take(3)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ");
             match mapped {
                 Some(source) if source.required => {
                     return Err(UserError::input(
@@ -400,12 +428,19 @@ fn unified_type<'a>(seen: &[(&'a str, DataType)]) -> Result<DataType, Conflict<'
         match t {
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => 1,
             DataType::Dictionary(_, v)
-                if matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) =>
+                if matches!(
+                    **v,
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                ) =>
             {
                 1
             }
             t if t.is_integer() => 2,
-            t if t.is_floating() || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..)) => 3,
+            t if t.is_floating()
+                || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..)) =>
+            {
+                3
+            }
             DataType::Timestamp(_, Some(_)) => 4,
             DataType::Timestamp(_, None) => 5,
             _ => 0,
@@ -413,7 +448,11 @@ fn unified_type<'a>(seen: &[(&'a str, DataType)]) -> Result<DataType, Conflict<'
     };
     let k = kind(&first.1);
     if let Some(other) = seen.iter().find(|(_, t)| k == 0 || kind(t) != k) {
-        let other = if k == 0 { seen.iter().find(|(_, t)| t != &first.1).unwrap_or(other) } else { other };
+        let other = if k == 0 {
+            seen.iter().find(|(_, t)| t != &first.1).unwrap_or(other)
+        } else {
+            other
+        };
         return Err(((first.0, first.1.clone()), (other.0, other.1.clone())));
     }
     Ok(match k {
@@ -428,7 +467,10 @@ fn unified_type<'a>(seen: &[(&'a str, DataType)]) -> Result<DataType, Conflict<'
 fn missing_column(location: &InputLocation, source: &ColumnSource, schema: &Schema) -> UserError {
     let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let why = if source.explicit {
-        format!("[columns] {} = {:?} in the config", source.field, source.column)
+        format!(
+            "[columns] {} = {:?} in the config",
+            source.field, source.column
+        )
     } else {
         format!("required field {}", source.field)
     };

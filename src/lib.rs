@@ -54,12 +54,18 @@ struct Computed {
 pub async fn run(settings: &RunSettings, options: &RunOptions) -> Result<RunReport> {
     let started = Instant::now();
     let started_at = chrono::Utc::now();
-    let run_id = format!("{}-{}", started_at.format("%Y%m%dT%H%M%S%.3fZ"), std::process::id());
-    let root = OutputRoot::new(&settings.output)?;
+    let run_id = format!(
+        "{}-{}",
+        started_at.format("%Y%m%dT%H%M%S%.3fZ"),
+        std::process::id()
+    );
+    let stores = engine::context()?;
+    storage::register_stores(&stores, settings)?;
+    let root = OutputRoot::new(&settings.output, &stores)?;
 
     // one run at a time per output; what a killed run left is finished or removed
-    let _lock = root.lock(options.wait_for_lock)?;
-    let recovered = root.recover()?;
+    let lock = root.lock(options.wait_for_lock).await?;
+    let recovered = root.recover().await?;
 
     let result = compute(settings, options, &root, &run_id, started_at).await;
     let mut report = RunReport {
@@ -81,8 +87,16 @@ pub async fn run(settings: &RunSettings, options: &RunOptions) -> Result<RunRepo
     match result {
         Ok(computed) => {
             let skipped = !computed.skipped_files.is_empty();
-            report.status = if skipped { Status::OkWithSkippedFiles } else { Status::Ok };
-            report.exit_code = if skipped { exit::SKIPPED_FILES } else { exit::OK };
+            report.status = if skipped {
+                Status::OkWithSkippedFiles
+            } else {
+                Status::Ok
+            };
+            report.exit_code = if skipped {
+                exit::SKIPPED_FILES
+            } else {
+                exit::OK
+            };
             report.partitions_replaced = computed
                 .tables
                 .iter()
@@ -93,14 +107,16 @@ pub async fn run(settings: &RunSettings, options: &RunOptions) -> Result<RunRepo
             report.counts = computed.counts;
             report.tables = computed.tables;
             report.notes.extend(computed.notes);
-            report.write(root.path())?;
+            report.write(&root).await?;
+            lock.release().await;
             Ok(report)
         }
         Err(error) => {
             report.exit_code = error::exit_code(&error);
             report.error = Some(format!("{error:#}"));
             // the report is a courtesy here: the run's own error is what matters
-            let _ = report.write(root.path());
+            let _ = report.write(&root).await;
+            lock.release().await;
             Err(error)
         }
     }
@@ -118,6 +134,7 @@ async fn compute(
     let mut unreadable: Vec<BadFile> = Vec::new();
     loop {
         let ctx = engine::context()?;
+        storage::register_stores(&ctx, settings)?;
         let input = events::register(&ctx, settings, options.on_bad_file, &unreadable).await?;
         match compute_once(&ctx, settings, root, run_id, started_at, &input).await {
             Ok((counts, tables)) => {
@@ -164,7 +181,9 @@ async fn compute_once(
     // write: sessions and rejects first; the metrics and counts then read what was written
     let mut staging = Staging::create(root.clone(), run_id)?;
     staging.write(ctx, models::SESSIONS_TABLE).await?;
-    staging.register_written(ctx, models::SESSIONS_TABLE).await?;
+    staging
+        .register_written(ctx, models::SESSIONS_TABLE)
+        .await?;
     let rejects = events::with_original_columns(
         ctx.table(models::REJECTS_MODEL).await?,
         &input.original_columns,
@@ -177,12 +196,14 @@ async fn compute_once(
     }
     models::register(ctx, models::QUALITY_MODELS, &parameters).await?;
     staging.write(ctx, models::DATA_QUALITY_TABLE).await?;
-    staging.register_written(ctx, models::DATA_QUALITY_TABLE).await?;
+    staging
+        .register_written(ctx, models::DATA_QUALITY_TABLE)
+        .await?;
 
     // every input row is accounted for, or nothing is committed
     let counts = count_rows(ctx, input).await?;
     counts.check()?;
-    let tables = staging.commit()?;
+    let tables = staging.commit().await?;
     Ok((counts, tables))
 }
 
@@ -211,7 +232,10 @@ async fn count_rows(ctx: &SessionContext, input: &events::Input) -> Result<RowCo
         .await?
         .aggregate(
             vec![],
-            vec![count(lit(1)).alias("sessions"), sum(col("event_count")).alias("events")],
+            vec![
+                count(lit(1)).alias("sessions"),
+                sum(col("event_count")).alias("events"),
+            ],
         )?
         .collect()
         .await?;
@@ -223,7 +247,10 @@ async fn count_rows(ctx: &SessionContext, input: &events::Input) -> Result<RowCo
         .await?
         .aggregate(
             vec![],
-            vec![sum(col("duplicates")).alias("d"), sum(col("late_events")).alias("l")],
+            vec![
+                sum(col("duplicates")).alias("d"),
+                sum(col("late_events")).alias("l"),
+            ],
         )?
         .collect()
         .await?;
@@ -233,7 +260,10 @@ async fn count_rows(ctx: &SessionContext, input: &events::Input) -> Result<RowCo
     let rejects = ctx
         .table(models::REJECTS_TABLE)
         .await?
-        .aggregate(vec![col("reject_reason")], vec![count(lit(1)).alias("rows")])?
+        .aggregate(
+            vec![col("reject_reason")],
+            vec![count(lit(1)).alias("rows")],
+        )?
         .collect()
         .await?;
     for batch in &rejects {

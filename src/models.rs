@@ -90,10 +90,15 @@ impl Parameters {
         let int = |v: i64| ScalarValue::Int64(Some(v));
         let text = |v: &str| ScalarValue::Utf8(Some(v.to_string()));
         let values = HashMap::from([
-            ("earliest_event_us".to_string(), int(validity.earliest_event_us)),
+            (
+                "earliest_event_us".to_string(),
+                int(validity.earliest_event_us),
+            ),
             (
                 "latest_event_us".to_string(),
-                int(run.started_us.saturating_add(micros(validity.future_tolerance))),
+                int(run
+                    .started_us
+                    .saturating_add(micros(validity.future_tolerance))),
             ),
             (
                 "max_string_bytes".to_string(),

@@ -1,15 +1,14 @@
 //! What a run did: the summary printed at the end of every run, and the run report
 //! `<output>/_runs/<run_id>.json` written for every run, failed ones included.
 
+use anyhow::Result;
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
-
-use anyhow::{Context, Result};
-use serde::Serialize;
 
 use crate::config::RunSettings;
 use crate::events::{BadFile, InputFile};
+use crate::storage::OutputRoot;
 use crate::write::TableWrite;
 
 /// The row counts of a run. Every input row is sessionized, a duplicate, or rejected:
@@ -79,17 +78,13 @@ pub struct RunReport {
 
 impl RunReport {
     /// Writes `<output>/_runs/<run_id>.json`, whole or not at all.
-    pub fn write(&self, output: &Path) -> Result<()> {
-        let dir = output.join("_runs");
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        let path = dir.join(format!("{}.json", self.run_id));
-        let temporary = dir.join(format!(".{}.json.tmp", self.run_id));
-        std::fs::write(&temporary, serde_json::to_vec_pretty(self)?)
-            .with_context(|| format!("cannot write {}", temporary.display()))?;
-        std::fs::rename(&temporary, &path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(())
+    pub async fn write(&self, output: &OutputRoot) -> Result<()> {
+        output
+            .put(
+                &format!("_runs/{}.json", self.run_id),
+                serde_json::to_vec_pretty(self)?,
+            )
+            .await
     }
 }
 

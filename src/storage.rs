@@ -1,53 +1,184 @@
-//! Where the data lives. The only module that knows local disk from any other store: it
-//! turns what the user typed (a path, a directory, a glob) into table URLs the engine reads,
-//! and it owns the file-system steps of replacing output partitions.
-
-use std::path::{Path, PathBuf};
+//! Where the data lives. The only module that knows local disk from S3: it turns what the
+//! user typed (a path, a directory, a glob, an `s3://bucket/prefix`) into URLs the engine
+//! reads and writes, registers the S3 stores, and owns how a run's output replaces the
+//! previous one.
+//!
+//! Replacing output. A run writes every table under `<output>/_staging/<run_id>/`, then
+//! journals the list of partitions it will replace (`COMMIT`), then swaps them in:
+//! - on local disk each partition directory is exchanged with its predecessor in one step
+//!   (`renameat2(RENAME_EXCHANGE)`): a reader sees the old partition or the new one;
+//! - on S3, which has no rename, the staged files are copied into the partition, then
+//!   `_SUCCESS` (listing the run's files) is written, then the replaced files are deleted. A
+//!   reader that lists a partition during those seconds can see old and new files together;
+//!   one that reads the files `_SUCCESS` lists never does.
+//!
+//! A run killed before its journal is written leaves the previous output untouched; one
+//! killed after it is finished by the next run ([`OutputRoot::recover`]), since its staged
+//! data was complete. One run at a time holds an output's lock.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::prelude::SessionContext;
+use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, RetryConfig};
+use url::Url;
 
+use crate::config::{RunSettings, S3Settings};
 use crate::error::{OutputBusy, UserError};
 
-/// The list of partitions a run is swapping in, written before the first swap.
 const JOURNAL_FILE: &str = "COMMIT";
 const LOCK_FILE: &str = "_lock";
 const STAGING_DIR: &str = "_staging";
-const SUCCESS_FILE: &str = "_SUCCESS";
+/// Marks a complete partition; its first line is the id of the run that wrote it.
+pub const SUCCESS_FILE: &str = "_SUCCESS";
+/// An S3 lock not refreshed for this long belongs to a dead run.
+const REMOTE_LOCK_STALE: Duration = Duration::from_secs(300);
+const REMOTE_LOCK_HEARTBEAT: Duration = Duration::from_secs(60);
+
+/// Registers a store for every S3 bucket the run reads or writes.
+pub fn register_stores(ctx: &SessionContext, settings: &RunSettings) -> Result<()> {
+    for location in [&settings.input, &settings.output] {
+        if let Some(url) = remote_url(location)? {
+            let store = s3_store(&url, &settings.s3)?;
+            let bucket_url = Url::parse(&format!("s3://{}", url.host_str().unwrap_or_default()))?;
+            ctx.register_object_store(&bucket_url, store);
+        }
+    }
+    Ok(())
+}
+
+/// `Some(url)` for an `s3://` (or `s3a://`) location, `None` for a local path.
+fn remote_url(location: &str) -> Result<Option<Url>, UserError> {
+    if !location.contains("://") {
+        return Ok(None);
+    }
+    let url =
+        Url::parse(location).map_err(|e| UserError::input(location, format!("not a URL: {e}")))?;
+    match url.scheme() {
+        "s3" | "s3a" if url.host_str().is_some_and(|h| !h.is_empty()) => {
+            let normalized = location.replacen("s3a://", "s3://", 1);
+            Ok(Some(Url::parse(&normalized).expect("parsed above")))
+        }
+        "s3" | "s3a" => Err(UserError::input(
+            location,
+            "an S3 URL needs a bucket: s3://bucket/prefix",
+        )),
+        "file" => Ok(None),
+        other => Err(UserError::input(
+            location,
+            format!(
+                "the {other}:// scheme is not supported; use a local path or s3://bucket/prefix"
+            ),
+        )),
+    }
+}
+
+fn s3_store(url: &Url, s3: &S3Settings) -> Result<Arc<dyn ObjectStore>> {
+    let bucket = url.host_str().unwrap_or_default();
+    // AWS_* variables first (credentials, AWS_ENDPOINT_URL, AWS_REGION, AWS_ALLOW_HTTP), then
+    // what the config file says
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
+        builder = builder.with_endpoint(endpoint);
+    }
+    if let Some(endpoint) = &s3.endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    if let Some(region) = &s3.region {
+        builder = builder.with_region(region);
+    }
+    if let Some(allow_http) = s3.allow_http {
+        builder = builder.with_allow_http(allow_http);
+    }
+    let retry = RetryConfig {
+        max_retries: s3.max_retries,
+        retry_timeout: s3.retry_timeout,
+        ..RetryConfig::default()
+    };
+    let store = builder
+        .with_retry(retry)
+        .build()
+        .with_context(|| format!("cannot set up S3 access to bucket {bucket}"))?;
+    Ok(Arc::new(store))
+}
 
 /// The input as the engine will list it.
 #[derive(Debug, Clone)]
 pub struct InputLocation {
+    /// The file, or the directory or prefix listed (recursively).
     pub url: ListingTableUrl,
+    /// For a glob input: the pattern that files under `url` must match, as paths relative
+    /// to it (`dt=*/part-*.parquet`).
+    pub glob: Option<glob::Pattern>,
     /// What the user typed, for messages.
     pub display: String,
 }
 
-/// Resolves `--input`: a Parquet file, a directory (read recursively, Hive `dt=` folders
-/// included) or a glob such as `events/*/part-*.parquet`.
+impl InputLocation {
+    /// Whether a listed file belongs to the input.
+    pub fn matches(&self, file: &ObjectPath) -> bool {
+        let Some(glob) = &self.glob else {
+            return true;
+        };
+        let Some(parts) = self.url.strip_prefix(file) else {
+            return false;
+        };
+        glob.matches(&parts.collect::<Vec<_>>().join("/"))
+    }
+}
+
+/// Resolves `--input`: a Parquet file, a directory or prefix (read recursively, Hive `dt=`
+/// folders included) or a glob such as `events/dt=*/part-*.parquet`. Globs are matched
+/// here, on the path below the last folder without a wildcard, as the engine's own glob
+/// support skips `dt=` folders when it matches.
 pub fn input_location(input: &str) -> Result<InputLocation, UserError> {
-    let has_glob = input.contains(['*', '?', '[']);
-    let url = if has_glob {
-        let absolute = absolute(Path::new(input))?;
-        ListingTableUrl::parse(absolute.to_string_lossy())
+    let not_usable = |e: datafusion::error::DataFusionError| {
+        UserError::input(input, format!("not a usable input path: {e}"))
+    };
+    let (text, is_remote) = match remote_url(input)? {
+        Some(url) => (url.as_str().to_string(), true),
+        None => (
+            absolute(Path::new(input))?.to_string_lossy().into_owned(),
+            false,
+        ),
+    };
+    if let Some(glob_at) = text.find(['*', '?', '[']) {
+        let base_end = text[..glob_at].rfind('/').map_or(0, |i| i + 1);
+        let pattern = glob::Pattern::new(&text[base_end..])
+            .map_err(|e| UserError::input(input, format!("not a valid glob: {e}")))?;
+        return Ok(InputLocation {
+            url: ListingTableUrl::parse(&text[..base_end]).map_err(not_usable)?,
+            glob: Some(pattern),
+            display: input.to_string(),
+        });
+    }
+    let url = if is_remote {
+        // a prefix unless it names a file
+        if text.ends_with(".parquet") || text.ends_with('/') {
+            ListingTableUrl::parse(&text).map_err(not_usable)?
+        } else {
+            ListingTableUrl::parse(format!("{text}/")).map_err(not_usable)?
+        }
     } else {
-        let path = Path::new(input);
-        let metadata = std::fs::metadata(path)
+        let metadata = std::fs::metadata(&text)
             .map_err(|e| UserError::input(input, format!("cannot read the input path: {e}")))?;
-        let absolute = absolute(path)?;
-        let mut text = absolute.to_string_lossy().into_owned();
+        let mut text = text;
         if metadata.is_dir() && !text.ends_with('/') {
-            // a trailing slash makes the engine list the directory rather than read one file
+            // a trailing slash makes the engine list the directory rather than read a file
             text.push('/');
         }
-        ListingTableUrl::parse(text)
-    }
-    .map_err(|e| UserError::input(input, format!("not a usable input path: {e}")))?;
+        ListingTableUrl::parse(text).map_err(not_usable)?
+    };
     Ok(InputLocation {
         url,
+        glob: None,
         display: input.to_string(),
     })
 }
@@ -64,143 +195,375 @@ fn absolute(path: &Path) -> Result<PathBuf, UserError> {
 /// The root of the output: tables live in `<root>/<table>/dt=YYYY-MM-DD/`.
 #[derive(Debug, Clone)]
 pub struct OutputRoot {
-    root: PathBuf,
+    /// What the user typed, for messages.
+    display: String,
+    /// `file:///abs/out/` or `s3://bucket/prefix/`.
+    base: Url,
+    store: Arc<dyn ObjectStore>,
+    /// The root inside the store.
+    prefix: ObjectPath,
+    /// The directory, when the output is on local disk.
+    local: Option<PathBuf>,
 }
 
 impl OutputRoot {
-    pub fn new(output: &str) -> Result<Self, UserError> {
-        let root = absolute(Path::new(output))?;
-        if root.exists() && !root.is_dir() {
-            return Err(UserError::input(
-                output,
-                "the output path exists and is not a directory",
-            ));
-        }
-        Ok(OutputRoot { root })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.root
-    }
-
-    /// A directory on the same file system as the output, so a finished partition moves into
-    /// place with a rename.
-    pub fn staging_dir(&self, run_id: &str) -> PathBuf {
-        self.root.join(STAGING_DIR).join(run_id)
-    }
-
-    /// Takes the output's lock: one run at a time per output. The lock is an advisory
-    /// `flock` on `<output>/_lock`, released by the kernel when the holder dies, so a lock
-    /// left by a killed run is simply taken over. The file says who holds it.
-    pub fn lock(&self, wait: Duration) -> Result<OutputLock> {
-        std::fs::create_dir_all(&self.root)
-            .with_context(|| format!("cannot create the output directory {}", self.root.display()))?;
-        let path = self.root.join(LOCK_FILE);
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
-        let started = Instant::now();
-        loop {
-            if try_flock(&file)? {
-                file.set_len(0)?;
-                writeln!(
-                    file,
-                    "pid {} since {}",
-                    std::process::id(),
-                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                )?;
-                return Ok(OutputLock { _file: file });
-            }
-            if started.elapsed() >= wait {
-                let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                return Err(OutputBusy {
-                    lock: path.display().to_string(),
-                    holder: holder.trim().to_string(),
+    /// The output named by `--output`; its store must be registered in `ctx`.
+    pub fn new(output: &str, ctx: &SessionContext) -> Result<Self> {
+        let (base, local) = match remote_url(output)? {
+            Some(mut url) => {
+                if !url.path().ends_with('/') {
+                    url.set_path(&format!("{}/", url.path()));
                 }
-                .into());
+                (url, None)
             }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+            None => {
+                let root = absolute(Path::new(output))?;
+                if root.exists() && !root.is_dir() {
+                    return Err(UserError::input(
+                        output,
+                        "the output path exists and is not a directory",
+                    )
+                    .into());
+                }
+                std::fs::create_dir_all(&root).with_context(|| {
+                    format!("cannot create the output directory {}", root.display())
+                })?;
+                let url = Url::from_directory_path(&root)
+                    .map_err(|()| UserError::input(output, "not an absolute path"))?;
+                (url, Some(root))
+            }
+        };
+        let table_url = ListingTableUrl::parse(base.as_str())?;
+        let store = ctx.runtime_env().object_store(&table_url)?;
+        Ok(OutputRoot {
+            display: output.to_string(),
+            prefix: table_url.prefix().clone(),
+            base,
+            store,
+            local,
+        })
     }
 
-    /// Writes the list of partitions a commit is about to swap in.
-    pub fn journal_commit(&self, run_id: &str, swaps: &[String]) -> Result<()> {
-        let dir = self.staging_dir(run_id);
-        let temporary = dir.join(format!("{JOURNAL_FILE}.tmp"));
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(swaps.join("\n").as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, dir.join(JOURNAL_FILE))?;
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    fn path(&self, relative: &str) -> ObjectPath {
+        relative
+            .split('/')
+            .filter(|part| !part.is_empty())
+            .fold(self.prefix.clone(), |path, part| path.join(part))
+    }
+
+    /// The URL of a folder under the output, for the engine to write or read.
+    pub fn url_of(&self, relative: &str) -> Result<ListingTableUrl> {
+        let url = self
+            .base
+            .join(&format!("{}/", relative.trim_matches('/')))?;
+        Ok(ListingTableUrl::parse(url.as_str())?)
+    }
+
+    pub fn staging(&self, run_id: &str) -> String {
+        format!("{STAGING_DIR}/{run_id}")
+    }
+
+    /// Writes a small file under the output, whole or not at all.
+    pub async fn put(&self, relative: &str, bytes: Vec<u8>) -> Result<()> {
+        self.store
+            .put(&self.path(relative), bytes.into())
+            .await
+            .with_context(|| format!("cannot write {} under {}", relative, self.display))?;
         Ok(())
     }
 
+    /// The `dt=` folders under a folder of the output, sorted, and how many files they hold.
+    pub async fn partitions(&self, relative: &str) -> Result<(Vec<String>, usize)> {
+        let prefix = self.path(relative);
+        let listed: Vec<_> = self
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .with_context(|| format!("cannot list {relative} under {}", self.display))?;
+        let mut partitions = std::collections::BTreeSet::new();
+        let mut files = 0;
+        for object in listed {
+            let Some(mut parts) = object.location.prefix_match(&prefix) else {
+                continue;
+            };
+            if let Some(first) = parts.next().filter(|p| p.as_ref().starts_with("dt=")) {
+                partitions.insert(first.as_ref().to_string());
+                files += 1;
+            }
+        }
+        Ok((partitions.into_iter().collect(), files))
+    }
+
+    /// Takes the output's lock: one run at a time per output.
+    pub async fn lock(&self, wait: Duration) -> Result<OutputLock> {
+        let started = Instant::now();
+        loop {
+            let attempt = match &self.local {
+                Some(root) => local_lock(root)?,
+                None => self.remote_lock().await?,
+            };
+            match attempt {
+                Ok(lock) => return Ok(lock),
+                Err(holder) if started.elapsed() >= wait => {
+                    let lock = match &self.local {
+                        Some(root) => root.join(LOCK_FILE).display().to_string(),
+                        None => format!("{}/{LOCK_FILE}", self.display.trim_end_matches('/')),
+                    };
+                    return Err(OutputBusy { lock, holder }.into());
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+
+    /// On S3 a lock is an object created only if absent; its holder rewrites it every minute,
+    /// and one left alone for five minutes belongs to a dead run and is taken over.
+    async fn remote_lock(&self) -> Result<Result<OutputLock, String>> {
+        let path = self.path(LOCK_FILE);
+        let create = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        let body = holder_text();
+        match self
+            .store
+            .put_opts(&path, body.clone().into_bytes().into(), create.clone())
+            .await
+        {
+            Ok(_) => {}
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                let existing = self.store.get(&path).await;
+                let (holder, age) = match existing {
+                    Ok(result) => {
+                        let modified = result.meta.last_modified;
+                        let text = result
+                            .bytes()
+                            .await
+                            .map(|b| String::from_utf8_lossy(&b).into_owned());
+                        (text.unwrap_or_default(), chrono::Utc::now() - modified)
+                    }
+                    Err(_) => (String::new(), chrono::TimeDelta::zero()),
+                };
+                if age.to_std().unwrap_or_default() < REMOTE_LOCK_STALE {
+                    return Ok(Err(holder.trim().to_string()));
+                }
+                // a dead run's lock: take it over
+                self.store.delete(&path).await.ok();
+                if self
+                    .store
+                    .put_opts(&path, body.clone().into_bytes().into(), create)
+                    .await
+                    .is_err()
+                {
+                    return Ok(Err(holder.trim().to_string()));
+                }
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot take the lock {}/{LOCK_FILE}", self.display));
+            }
+        }
+        let store = self.store.clone();
+        let heartbeat = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(REMOTE_LOCK_HEARTBEAT).await;
+                let _ = store.put(&path, body.clone().into_bytes().into()).await;
+            }
+        });
+        Ok(Ok(OutputLock {
+            _file: None,
+            heartbeat: Some(heartbeat),
+            remote: Some((self.store.clone(), self.path(LOCK_FILE))),
+        }))
+    }
+
+    /// Journals a commit and carries it out.
+    pub async fn commit(&self, run_id: &str, swaps: &[String]) -> Result<()> {
+        let journal = format!("{}/{JOURNAL_FILE}", self.staging(run_id));
+        self.put(&journal, swaps.join("\n").into_bytes()).await?;
+        self.finish_commit(run_id, swaps).await
+    }
+
     /// Swaps each journaled partition into place unless it is there already (its
-    /// `_SUCCESS` names this run), then removes the run's staging directory.
-    pub fn finish_commit(&self, run_id: &str, swaps: &[String]) -> Result<()> {
-        let dir = self.staging_dir(run_id);
+    /// `_SUCCESS` names this run), then removes the run's staging.
+    async fn finish_commit(&self, run_id: &str, swaps: &[String]) -> Result<()> {
+        let staging = self.staging(run_id);
         let crash_after = failpoint("commit");
         for (done, swap) in swaps.iter().enumerate() {
             if crash_after == Some(done) {
                 // a test stands in for `kill -9` half-way through a commit
                 std::process::abort();
             }
-            let staged = dir.join(swap);
-            let written_here = std::fs::read_to_string(staged.join(SUCCESS_FILE))
-                .is_ok_and(|holder| holder == run_id);
-            if written_here {
-                swap_dir(&staged, &self.root.join(swap))?;
+            let staged = format!("{staging}/{swap}");
+            match &self.local {
+                Some(root) => {
+                    let staged = root.join(&staged);
+                    let written_here = std::fs::read_to_string(staged.join(SUCCESS_FILE))
+                        .is_ok_and(|holder| holder.lines().next() == Some(run_id));
+                    if written_here {
+                        swap_dir(&staged, &root.join(swap))?;
+                    }
+                }
+                None => self.replace_remote_partition(run_id, &staged, swap).await?,
             }
         }
-        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
-        // the parent goes too when nothing else is staged, so readers see a clean output
-        let _ = std::fs::remove_dir(self.root.join(STAGING_DIR));
+        match &self.local {
+            Some(root) => {
+                let dir = root.join(&staging);
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("cannot remove {}", dir.display()))?;
+                // the parent goes too when nothing else is staged, so readers see a clean output
+                let _ = std::fs::remove_dir(root.join(STAGING_DIR));
+            }
+            None => self.delete_prefix(&staging).await?,
+        }
+        Ok(())
+    }
+
+    /// S3: copy the staged files in, write `_SUCCESS` naming them, delete the files they
+    /// replace. Safe to repeat after a crash: the copies overwrite, the deletes skip.
+    async fn replace_remote_partition(
+        &self,
+        run_id: &str,
+        staged: &str,
+        target: &str,
+    ) -> Result<()> {
+        let staged_prefix = self.path(staged);
+        let staged_files: Vec<ObjectPath> = self
+            .store
+            .list(Some(&staged_prefix))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await?;
+        let data_files: Vec<&ObjectPath> = staged_files
+            .iter()
+            .filter(|p| p.filename().is_some_and(|f| f.ends_with(".parquet")))
+            .collect();
+        if data_files.is_empty() {
+            // copied already by a run that was then killed: nothing left to copy
+            return Ok(());
+        }
+        let target_prefix = self.path(target);
+        let mut names = Vec::new();
+        for file in &data_files {
+            let name = file.filename().unwrap_or_default().to_string();
+            self.store
+                .copy(file, &target_prefix.clone().join(name.as_str()))
+                .await
+                .with_context(|| format!("cannot copy {file} into {target_prefix}"))?;
+            names.push(name);
+        }
+        let manifest = format!("{run_id}\n{}\n", names.join("\n"));
+        self.store
+            .put(
+                &target_prefix.clone().join(SUCCESS_FILE),
+                manifest.into_bytes().into(),
+            )
+            .await
+            .with_context(|| format!("cannot write {target_prefix}/{SUCCESS_FILE}"))?;
+        let existing: Vec<ObjectPath> = self
+            .store
+            .list(Some(&target_prefix))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await?;
+        for old in existing {
+            let name = old.filename().unwrap_or_default();
+            if name != SUCCESS_FILE && !names.iter().any(|n| n == name) {
+                self.store
+                    .delete(&old)
+                    .await
+                    .with_context(|| format!("cannot delete {old}"))?;
+            }
+        }
+        for file in staged_files {
+            self.store.delete(&file).await.ok();
+        }
+        Ok(())
+    }
+
+    async fn delete_prefix(&self, relative: &str) -> Result<()> {
+        let files: Vec<ObjectPath> = self
+            .store
+            .list(Some(&self.path(relative)))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await?;
+        for file in files {
+            self.store
+                .delete(&file)
+                .await
+                .with_context(|| format!("cannot delete {file}"))?;
+        }
         Ok(())
     }
 
     /// Cleans up after runs that were killed: a run that had journaled its commit is
     /// finished (its data was complete), any other leftover staging is removed. Returns
     /// what was done, for the run report. Call it holding the lock.
-    pub fn recover(&self) -> Result<Vec<String>> {
-        let staging = self.root.join(STAGING_DIR);
+    pub async fn recover(&self) -> Result<Vec<String>> {
+        let staging = self.path(STAGING_DIR);
+        let listed: Vec<ObjectPath> = self
+            .store
+            .list(Some(&staging))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+            .with_context(|| format!("cannot list {}/{STAGING_DIR}", self.display))?;
+        let mut runs = std::collections::BTreeSet::new();
+        for path in &listed {
+            if let Some(run) = path
+                .prefix_match(&staging)
+                .and_then(|mut parts| parts.next())
+            {
+                runs.insert(run.as_ref().to_string());
+            }
+        }
         let mut done = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&staging) else {
-            return Ok(done);
-        };
-        for entry in entries {
-            let dir = entry?.path();
-            let run_id = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
-            match std::fs::read_to_string(dir.join(JOURNAL_FILE)) {
-                Ok(journal) => {
-                    let swaps: Vec<String> = journal.lines().map(String::from).collect();
-                    self.finish_commit(&run_id, &swaps)?;
+        for run_id in runs {
+            let journal = self.path(&format!("{}/{JOURNAL_FILE}", self.staging(&run_id)));
+            match self.store.get(&journal).await {
+                Ok(result) => {
+                    let text = String::from_utf8_lossy(&result.bytes().await?).into_owned();
+                    let swaps: Vec<String> = text.lines().map(String::from).collect();
+                    self.finish_commit(&run_id, &swaps).await?;
                     done.push(format!("finished the commit of interrupted run {run_id}"));
                 }
-                Err(_) => {
-                    std::fs::remove_dir_all(&dir)
-                        .with_context(|| format!("cannot remove {}", dir.display()))?;
+                Err(object_store::Error::NotFound { .. }) => {
+                    match &self.local {
+                        Some(root) => {
+                            let dir = root.join(self.staging(&run_id));
+                            std::fs::remove_dir_all(&dir)
+                                .with_context(|| format!("cannot remove {}", dir.display()))?;
+                        }
+                        None => self.delete_prefix(&self.staging(&run_id)).await?,
+                    }
                     done.push(format!("removed the staging of interrupted run {run_id}"));
                 }
+                Err(e) => return Err(e.into()),
             }
+        }
+        if let Some(root) = &self.local {
+            let _ = std::fs::remove_dir(root.join(STAGING_DIR));
         }
         Ok(done)
     }
+}
 
-    pub fn table_dir(&self, table: &str) -> PathBuf {
-        self.root.join(table)
-    }
-
-    /// A URL the engine writes to or reads from, for a directory under the output.
-    pub fn url_of(&self, dir: &Path) -> Result<ListingTableUrl> {
-        let mut text = dir.to_string_lossy().into_owned();
-        if !text.ends_with('/') {
-            text.push('/');
-        }
-        ListingTableUrl::parse(&text).with_context(|| format!("output path {text}"))
-    }
+fn holder_text() -> String {
+    format!(
+        "pid {} on {} since {}",
+        std::process::id(),
+        std::fs::read_to_string("/etc/hostname")
+            .unwrap_or_default()
+            .trim(),
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
 }
 
 /// `SESSIONIZE_FAILPOINT=commit:N` makes a run abort after N partitions of its commit: the
@@ -211,23 +574,64 @@ fn failpoint(name: &str) -> Option<usize> {
     (point == name).then(|| count.parse().ok()).flatten()
 }
 
-/// Held for the whole run; dropping it (or the process dying) releases the lock.
+/// Held for the whole run; dropping it releases the lock (so does the process dying, on
+/// local disk; on S3 the lock then goes stale).
 pub struct OutputLock {
-    _file: std::fs::File,
+    _file: Option<std::fs::File>,
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
+    remote: Option<(Arc<dyn ObjectStore>, ObjectPath)>,
 }
 
-fn try_flock(file: &std::fs::File) -> Result<bool> {
+impl OutputLock {
+    /// Gives the lock back; on S3 the lock object is deleted.
+    pub async fn release(mut self) {
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.abort();
+        }
+        if let Some((store, path)) = self.remote.take() {
+            let _ = store.delete(&path).await;
+        }
+    }
+}
+
+impl Drop for OutputLock {
+    fn drop(&mut self) {
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.abort();
+        }
+    }
+}
+
+/// On local disk the lock is an advisory `flock` on `<output>/_lock`, released by the kernel
+/// when the holder dies, so a lock left by a killed run is simply taken over. The file says
+/// who holds it.
+fn local_lock(root: &Path) -> Result<Result<OutputLock, String>> {
+    let path = root.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
     use std::os::fd::AsRawFd;
     // SAFETY: the descriptor is open for the duration of the call.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(true);
+    if rc != 0 {
+        let error = std::io::Error::last_os_error();
+        if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            return Ok(Err(holder.trim().to_string()));
+        }
+        return Err(error).context("cannot lock the output");
     }
-    let error = std::io::Error::last_os_error();
-    if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        return Ok(false);
-    }
-    Err(error).context("cannot lock the output")
+    file.set_len(0)?;
+    writeln!(file, "{}", holder_text())?;
+    Ok(Ok(OutputLock {
+        _file: Some(file),
+        heartbeat: None,
+        remote: None,
+    }))
 }
 
 /// Puts `new` where `current` is. When `current` exists the two directories are exchanged in

@@ -4,7 +4,6 @@
 //! A run that fails before that leaves the previous output as it was.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -17,7 +16,7 @@ use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTable
 use datafusion::prelude::{DataFrame, SessionContext};
 use serde::Serialize;
 
-use crate::storage::OutputRoot;
+use crate::storage::{OutputRoot, SUCCESS_FILE};
 
 /// The partition column of every table.
 pub const PARTITION_COLUMN: &str = "dt";
@@ -36,16 +35,15 @@ pub struct TableWrite {
 pub struct Staging {
     root: OutputRoot,
     run_id: String,
-    dir: PathBuf,
+    /// `_staging/<run_id>`, under the output.
+    dir: String,
     written: Vec<TableWrite>,
     schemas: HashMap<String, SchemaRef>,
 }
 
 impl Staging {
     pub fn create(root: OutputRoot, run_id: &str) -> Result<Self> {
-        let dir = root.staging_dir(run_id);
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create the staging directory {}", dir.display()))?;
+        let dir = root.staging(run_id);
         Ok(Staging {
             root,
             run_id: run_id.to_string(),
@@ -63,7 +61,7 @@ impl Staging {
 
     /// Writes `frame` as the table `table`, partitioned by `dt`.
     pub async fn write_frame(&mut self, table: &str, frame: DataFrame) -> Result<&TableWrite> {
-        let dir = self.dir.join(table);
+        let dir = format!("{}/{table}", self.dir);
         let url = self.root.url_of(&dir)?;
         let schema = frame.schema().as_arrow().clone();
         let result = frame
@@ -79,7 +77,7 @@ impl Staging {
             .filter_map(|batch| batch.column(0).as_any().downcast_ref::<UInt64Array>())
             .flat_map(|counts| counts.iter().flatten())
             .sum();
-        let (partitions, files) = staged_partitions(&dir)?;
+        let (partitions, files) = self.root.partitions(&dir).await?;
         self.written.push(TableWrite {
             table: table.to_string(),
             rows,
@@ -93,9 +91,7 @@ impl Staging {
     /// Makes what was written for `table` readable under the same name, so later models
     /// read the written rows instead of computing them again.
     pub async fn register_written(&self, ctx: &SessionContext, table: &str) -> Result<()> {
-        let dir = self.dir.join(table);
-        std::fs::create_dir_all(&dir)?;
-        let url = self.root.url_of(&dir)?;
+        let url = self.root.url_of(&format!("{}/{table}", self.dir))?;
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(".parquet")
             .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Utf8)]);
@@ -125,46 +121,27 @@ impl Staging {
     /// next run finishes the job ([`storage::OutputRoot::recover`]) instead of leaving some
     /// days old and some new. The staging directory, which by then holds the replaced
     /// partitions, is removed last.
-    pub fn commit(self) -> Result<Vec<TableWrite>> {
+    pub async fn commit(self) -> Result<Vec<TableWrite>> {
         let mut swaps = Vec::new();
         for written in &self.written {
             for partition in &written.partitions {
-                let staged = self.dir.join(&written.table).join(partition);
-                std::fs::write(staged.join(SUCCESS_FILE), self.run_id.as_bytes())
-                    .with_context(|| format!("cannot write _SUCCESS in {}", staged.display()))?;
-                swaps.push(format!("{}/{}", written.table, partition));
+                let staged = format!("{}/{}/{partition}", self.dir, written.table);
+                self.root
+                    .put(
+                        &format!("{staged}/{SUCCESS_FILE}"),
+                        self.run_id.clone().into_bytes(),
+                    )
+                    .await?;
+                swaps.push(format!("{}/{partition}", written.table));
             }
         }
-        self.root.journal_commit(&self.run_id, &swaps)?;
-        self.root.finish_commit(&self.run_id, &swaps)?;
+        self.root.commit(&self.run_id, &swaps).await?;
         Ok(self.written)
     }
 }
-
-/// Marks a complete partition; holds the id of the run that wrote it.
-pub const SUCCESS_FILE: &str = "_SUCCESS";
 
 fn parquet_options() -> TableParquetOptions {
     let mut options = TableParquetOptions::default();
     options.global.compression = Some("zstd(1)".into());
     options
-}
-
-/// The `dt=…` folders under a staged table, sorted, and how many files they hold.
-fn staged_partitions(dir: &std::path::Path) -> Result<(Vec<String>, usize)> {
-    let mut partitions = Vec::new();
-    let mut files = 0;
-    if !dir.exists() {
-        return Ok((partitions, files));
-    }
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if entry.file_type()?.is_dir() && name.starts_with("dt=") {
-            files += std::fs::read_dir(entry.path())?.count();
-            partitions.push(name);
-        }
-    }
-    partitions.sort();
-    Ok((partitions, files))
 }

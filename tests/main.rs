@@ -12,5 +12,6 @@ mod event_time_types;
 mod hand_cases;
 mod output_schema;
 mod reference;
+mod s3;
 mod safe_outputs;
 mod vectors;
