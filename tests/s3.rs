@@ -402,7 +402,7 @@ fn a_server_that_goes_away_mid_run_leaves_the_previous_output_complete() {
 
     let relay = Relay::start(&s3.endpoint);
     let endpoint = format!("http://127.0.0.1:{}", relay.port);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sessionize"))
+    let child = Command::new(env!("CARGO_BIN_EXE_sessionize"))
         .args(["run", "--input", "second", "--output", &output])
         .current_dir(work.path(""))
         .env("AWS_ACCESS_KEY_ID", &s3.key)
