@@ -354,6 +354,12 @@ fn parse_instant(text: &str) -> Result<i64, String> {
         .map_err(|e| format!("{text:?} is not a date (1990-01-01) or an RFC 3339 instant: {e}"))
 }
 
+/// The calendar day of `instant` in `timezone` (validated by [`resolve`]).
+pub fn local_day(instant: chrono::DateTime<chrono::Utc>, timezone: &str) -> anyhow::Result<String> {
+    let zone = arrow::array::timezone::Tz::from_str(timezone)?;
+    Ok(instant.with_timezone(&zone).format("%Y-%m-%d").to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,10 +375,4 @@ mod tests {
         assert!(parse_duration("thirty").is_err());
         assert!(parse_duration("0s").is_err());
     }
-}
-
-/// The calendar day of `instant` in `timezone` (validated by [`resolve`]).
-pub fn local_day(instant: chrono::DateTime<chrono::Utc>, timezone: &str) -> anyhow::Result<String> {
-    let zone = arrow::array::timezone::Tz::from_str(timezone)?;
-    Ok(instant.with_timezone(&zone).format("%Y-%m-%d").to_string())
 }

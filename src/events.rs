@@ -100,18 +100,17 @@ pub async fn register(
     }
 
     // read every footer: schema and row count, or why the file cannot be read
-    let inspected: Vec<(ObjectMeta, Result<(SchemaRef, u64), String>)> =
-        futures::stream::iter(listed)
-            .map(|meta| {
-                let store = store.clone();
-                async move {
-                    let result = inspect(store, &meta).await;
-                    (meta, result)
-                }
-            })
-            .buffered(CONCURRENT_FOOTERS)
-            .collect()
-            .await;
+    let inspected: Vec<(ObjectMeta, Footer)> = futures::stream::iter(listed)
+        .map(|meta| {
+            let store = store.clone();
+            async move {
+                let result = inspect(store, &meta).await;
+                (meta, result)
+            }
+        })
+        .buffered(CONCURRENT_FOOTERS)
+        .collect()
+        .await;
     let mut skipped: Vec<BadFile> = exclude.to_vec();
     let mut good = Vec::new();
     for (meta, result) in inspected {
@@ -273,11 +272,11 @@ async fn list_files(
     Ok(files)
 }
 
-/// The footer of one file: its schema and row count, or why it cannot be read.
-async fn inspect(
-    store: Arc<dyn ObjectStore>,
-    meta: &ObjectMeta,
-) -> Result<(SchemaRef, u64), String> {
+/// A file's schema and row count, or why it cannot be read.
+type Footer = Result<(SchemaRef, u64), String>;
+
+/// The footer of one file.
+async fn inspect(store: Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Footer {
     if meta.size == 0 {
         return Err("empty file (0 bytes), not a Parquet file".into());
     }

@@ -15,6 +15,9 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use crate::common::*;
 
+/// (name, columns, what the message must say)
+type Case<'a> = (&'a str, Vec<(&'a str, ArrayRef)>, Vec<&'a str>);
+
 /// Two events of `user`, a minute apart, from 2026-11-10 12:00 UTC.
 fn two_events(work: &Work, relative: &str, user: &str) -> PathBuf {
     let t = at("2026-11-10 12:00:00");
@@ -417,7 +420,7 @@ fn a_required_column_missing_everywhere() {
 #[test]
 fn a_column_of_a_type_that_cannot_be_its_field() {
     let t = at("2026-11-10 12:00:00");
-    let cases: Vec<(&str, Vec<(&str, ArrayRef)>, Vec<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "event_time as a double",
             vec![
