@@ -4,10 +4,16 @@
 
 use crate::common::*;
 
+/// The times of [`gap_edges`]: user a at t0..t3, user b at b0, b1.
+struct Edges {
+    t: [i64; 4],
+    b: [i64; 2],
+}
+
 /// user a: gaps of 30 min − 1 µs (same session), exactly 30 min (same by default, new with
 /// `new-session`), and 30 min + 1 µs (new); user b: a gap of 1800.4 s, which rounding to whole
 /// seconds would wrongly call "exactly 30 minutes".
-fn gap_edges(work: &Work) {
+fn gap_edges(work: &Work) -> Edges {
     let t0 = at("2026-11-01 10:00:00");
     let t1 = t0 + 30 * MINUTE - 1;
     let t2 = t1 + 30 * MINUTE;
@@ -25,45 +31,33 @@ fn gap_edges(work: &Work) {
             ),
         ],
     );
+    Edges {
+        t: [t0, t1, t2, t3],
+        b: [b0, b1],
+    }
+}
+
+fn session(user: &str, start: i64, end: i64, events: i64) -> Session {
+    Session {
+        user_id: user.into(),
+        start,
+        end,
+        events,
+    }
 }
 
 #[test]
 fn a_gap_equal_to_the_timeout_stays_in_the_session_by_default() {
     let work = Work::new();
-    gap_edges(&work);
+    let Edges { t, b } = gap_edges(&work);
     work.sessionize_ok(&["run", "--input", "in", "--output", "out"]);
-    let t0 = at("2026-11-01 10:00:00");
-    let t2 = t0 + 60 * MINUTE - 1;
-    let t3 = t2 + 30 * MINUTE + 1;
-    let b0 = at("2026-11-01 12:00:00");
-    let b1 = b0 + 1_800_400_000;
     assert_eq!(
         sessions(&work.path("out")),
         vec![
-            Session {
-                user_id: "a".into(),
-                start: t0,
-                end: t2,
-                events: 3
-            },
-            Session {
-                user_id: "a".into(),
-                start: t3,
-                end: t3,
-                events: 1
-            },
-            Session {
-                user_id: "b".into(),
-                start: b0,
-                end: b0,
-                events: 1
-            },
-            Session {
-                user_id: "b".into(),
-                start: b1,
-                end: b1,
-                events: 1
-            },
+            session("a", t[0], t[2], 3),
+            session("a", t[3], t[3], 1),
+            session("b", b[0], b[0], 1),
+            session("b", b[1], b[1], 1),
         ]
     );
 }
@@ -71,7 +65,7 @@ fn a_gap_equal_to_the_timeout_stays_in_the_session_by_default() {
 #[test]
 fn a_gap_equal_to_the_timeout_starts_a_session_with_new_session() {
     let work = Work::new();
-    gap_edges(&work);
+    let Edges { t, b } = gap_edges(&work);
     work.write(
         "cfg.toml",
         "[sessions]\ngap_equal_to_timeout = \"new-session\"\n",
@@ -79,45 +73,14 @@ fn a_gap_equal_to_the_timeout_starts_a_session_with_new_session() {
     work.sessionize_ok(&[
         "run", "--input", "in", "--output", "out", "--config", "cfg.toml",
     ]);
-    let t0 = at("2026-11-01 10:00:00");
-    let t1 = t0 + 30 * MINUTE - 1;
-    let t2 = t1 + 30 * MINUTE;
-    let t3 = t2 + 30 * MINUTE + 1;
-    let b0 = at("2026-11-01 12:00:00");
-    let b1 = b0 + 1_800_400_000;
     assert_eq!(
         sessions(&work.path("out")),
         vec![
-            Session {
-                user_id: "a".into(),
-                start: t0,
-                end: t1,
-                events: 2
-            },
-            Session {
-                user_id: "a".into(),
-                start: t2,
-                end: t2,
-                events: 1
-            },
-            Session {
-                user_id: "a".into(),
-                start: t3,
-                end: t3,
-                events: 1
-            },
-            Session {
-                user_id: "b".into(),
-                start: b0,
-                end: b0,
-                events: 1
-            },
-            Session {
-                user_id: "b".into(),
-                start: b1,
-                end: b1,
-                events: 1
-            },
+            session("a", t[0], t[1], 2),
+            session("a", t[2], t[2], 1),
+            session("a", t[3], t[3], 1),
+            session("b", b[0], b[0], 1),
+            session("b", b[1], b[1], 1),
         ]
     );
 }
