@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::RunOptions;
-use crate::config::{RunOverrides, parse_duration};
+use crate::config::{RunOverrides, parse_duration_or_zero};
 use crate::error::UserError;
 use crate::events::OnBadFile;
 use crate::generate::GenerateOptions;
@@ -82,16 +82,12 @@ pub enum BadFilePolicy {
 impl RunArgs {
     /// How the run behaves, validated.
     pub fn options(&self) -> Result<RunOptions, UserError> {
-        let wait_for_lock = if self.wait_for_lock.trim() == "0s" || self.wait_for_lock.trim() == "0"
-        {
-            std::time::Duration::ZERO
-        } else {
-            parse_duration(&self.wait_for_lock).map_err(|message| UserError::Config {
+        let wait_for_lock =
+            parse_duration_or_zero(&self.wait_for_lock).map_err(|message| UserError::Config {
                 origin: "command line".into(),
                 key: "--wait-for-lock".into(),
                 message,
-            })?
-        };
+            })?;
         Ok(RunOptions {
             on_bad_file: match self.on_bad_file {
                 BadFilePolicy::Fail => OnBadFile::Fail,

@@ -328,12 +328,21 @@ fn read_config_file(path: &Path) -> Result<ConfigFile, UserError> {
 
 /// "30m", "90s", "1h30m", "1500ms": a positive duration, exact to the microsecond.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(text.trim()).map_err(|e| {
-        format!("{text:?} is not a duration ({e}); write it like \"30m\", \"90s\" or \"1h30m\"")
-    })?;
+    let duration = parse_duration_or_zero(text)?;
     if duration.is_zero() {
         return Err(format!("{text:?}: the duration must be more than zero"));
     }
+    Ok(duration)
+}
+
+/// Like [`parse_duration`], but "0s" (or "0") is allowed: "no waiting".
+pub fn parse_duration_or_zero(text: &str) -> Result<Duration, String> {
+    if text.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let duration = humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("{text:?} is not a duration ({e}); write it like \"30m\", \"90s\" or \"1h30m\"")
+    })?;
     if duration.subsec_nanos() % 1_000 != 0 {
         return Err(format!("{text:?}: the duration must be whole microseconds"));
     }
@@ -374,5 +383,8 @@ mod tests {
         );
         assert!(parse_duration("thirty").is_err());
         assert!(parse_duration("0s").is_err());
+        assert_eq!(parse_duration_or_zero("0s").unwrap(), Duration::ZERO);
+        assert_eq!(parse_duration_or_zero("0").unwrap(), Duration::ZERO);
+        assert!(parse_duration_or_zero("soon").is_err());
     }
 }

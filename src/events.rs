@@ -299,31 +299,22 @@ async fn inspect(store: Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Footer {
     ))
 }
 
-/// The path as the user would recognise it: absolute for local files.
+/// The file as a URL of its store: `file:///…` or `s3://bucket/…`.
+fn object_url(location: &InputLocation, meta: &ObjectMeta) -> String {
+    format!("{}{}", location.url.object_store().as_str(), meta.location)
+}
+
+/// The path as the user would recognise it: absolute for local files, else the URL.
 fn display_path(location: &InputLocation, meta: &ObjectMeta) -> String {
     if location.url.scheme() == "file" {
         format!("/{}", meta.location)
     } else {
-        format!(
-            "{}://{}/{}",
-            location.url.scheme(),
-            location.url.as_str().split('/').nth(2).unwrap_or(""),
-            meta.location
-        )
+        object_url(location, meta)
     }
 }
 
 fn file_url(location: &InputLocation, meta: &ObjectMeta) -> Result<ListingTableUrl> {
-    let base = location.url.as_str();
-    let root = match base.find("://") {
-        Some(i) => {
-            let after = &base[i + 3..];
-            let authority_end = after.find('/').map_or(base.len(), |j| i + 3 + j);
-            &base[..authority_end]
-        }
-        None => base,
-    };
-    Ok(ListingTableUrl::parse(format!("{root}/{}", meta.location))?)
+    Ok(ListingTableUrl::parse(object_url(location, meta))?)
 }
 
 /// `2026-11-21` when the file sits directly in a `dt=2026-11-21` folder under the input.

@@ -141,6 +141,7 @@ impl Random {
     }
 }
 
+#[derive(Clone)]
 struct Event {
     event_id: String,
     user_id: Option<String>,
@@ -152,23 +153,6 @@ struct Event {
     user_agent: &'static str,
     country: &'static str,
     revenue: Option<f64>,
-}
-
-impl Event {
-    fn copy(&self) -> Event {
-        Event {
-            event_id: self.event_id.clone(),
-            user_id: self.user_id.clone(),
-            time_us: self.time_us,
-            name: self.name,
-            page_url: self.page_url.clone(),
-            referrer: self.referrer.clone(),
-            device: self.device,
-            user_agent: self.user_agent,
-            country: self.country,
-            revenue: self.revenue,
-        }
-    }
 }
 
 /// The gap before the next event of a session. Mostly seconds to minutes; a few sit exactly
@@ -273,7 +257,7 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateSummary> {
                 let event_day = (event.time_us - start_us).div_euclid(MICROS_PER_DAY);
                 let bucket = pending.entry(event_day).or_default();
                 if random.chance(0.01) {
-                    bucket.push(event.copy());
+                    bucket.push(event.clone());
                     summary.duplicates += 1;
                 }
                 bucket.push(event);

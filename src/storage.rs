@@ -244,10 +244,6 @@ impl OutputRoot {
         })
     }
 
-    pub fn display(&self) -> &str {
-        &self.display
-    }
-
     fn path(&self, relative: &str) -> ObjectPath {
         relative
             .split('/')
