@@ -1,24 +1,27 @@
 -- data_quality: what this run read, dropped and found, per day, to chart in a BI tool.
 -- Grain: one row per (run_id, dt).
--- Inputs: stg_events, ranked_copies, rejects and sessions (as written by this run).
--- Parameters: $run_id, $run_day (the day of rows whose event_time is unknown).
--- Rows are counted on the day of their event_time; sessions on the day they started.
+-- Inputs: stg_events, ranked_copies, rejects and sessions (as written by this run),
+--         run_days (every day this run writes, so a day without events has a row of zeros).
+-- Parameters: $run_id, $first_day and $last_day (the days this run writes).
+-- Rows are counted on their row_day (the day of their event_time when it is plausible);
+-- sessions on the day they started.
 
 with
 
 rows_by_day as (
     select
-        coalesce(event_day, $run_day) as dt,
+        row_day as dt,
         count(*) as rows_read,
         sum(case when is_late then 1 else 0 end) as late_events
     from stg_events
+    where row_day between $first_day and $last_day
     group by 1
 ),
 
 duplicates_by_day as (
-    select event_day as dt, count(*) as duplicates
+    select row_day as dt, count(*) as duplicates
     from ranked_copies
-    where copy_rank > 1 and is_exact_copy
+    where copy_rank > 1 and is_exact_copy and row_day between $first_day and $last_day
     group by 1
 ),
 
@@ -38,6 +41,7 @@ sessions_by_day as (
         sum(case when device is null or device = '(not set)' then 1 else 0 end)
             as unknown_device_sessions
     from sessions
+    where dt between $first_day and $last_day
     group by 1
 ),
 
@@ -54,6 +58,8 @@ counts as (
     select dt, 0, 0, 0, 0, sessions, events_sessionized, unknown_source_sessions,
         unknown_device_sessions
     from sessions_by_day
+    union all
+    select dt, 0, 0, 0, 0, 0, 0, 0, 0 from run_days
 ),
 
 daily as (

@@ -1,7 +1,9 @@
 -- metrics_base: the session measures of every metrics table, in one pass over sessions.
 -- Grain: one row per day and per value of one dimension (grouping_set names which).
--- Inputs: sessions (as written by this run).
+-- Inputs: sessions (as written by this run), run_days (the days this run writes).
 -- Counts and sums are additive; rates are derived from the sums, never averaged.
+-- A day without sessions still has its daily row, of zeros (rates NULL), so a chart shows a
+-- zero rather than a gap.
 
 with
 
@@ -49,7 +51,19 @@ totals as (
     group by grouping sets ((dt), (dt, source, medium), (dt, device), (dt, landing_page))
 ),
 
--- step 2: rates from the sums
+-- step 2: the days without sessions
+empty_days as (
+    select
+        dt, cast(null as varchar) as source, cast(null as varchar) as medium,
+        cast(null as varchar) as device, cast(null as varchar) as landing_page,
+        0 as sessions, 0 as users, 0 as new_users, 0 as page_views, 0 as events,
+        0.0 as total_duration_s, 0 as bounces, 0 as engaged_sessions, 0 as conversions,
+        0 as converted_sessions, 0.0 as revenue
+    from run_days
+    where dt not in (select dt from session_rows)
+),
+
+-- step 3: rates from the sums
 final as (
     select
         case
@@ -74,12 +88,16 @@ final as (
         conversions,
         converted_sessions,
         revenue,
-        cast(bounces as double) / sessions as bounce_rate,
-        cast(engaged_sessions as double) / sessions as engagement_rate,
-        cast(converted_sessions as double) / sessions as conversion_rate,
-        total_duration_s / sessions as avg_session_duration_s,
-        cast(page_views as double) / sessions as pages_per_session
-    from totals
+        cast(bounces as double) / nullif(sessions, 0) as bounce_rate,
+        cast(engaged_sessions as double) / nullif(sessions, 0) as engagement_rate,
+        cast(converted_sessions as double) / nullif(sessions, 0) as conversion_rate,
+        total_duration_s / nullif(sessions, 0) as avg_session_duration_s,
+        cast(page_views as double) / nullif(sessions, 0) as pages_per_session
+    from (
+        select * from totals
+        union all by name
+        select * from empty_days
+    )
 )
 
 select * from final

@@ -1,20 +1,21 @@
 -- rejected_events: the input rows that cannot be placed in a session, with the reason.
 -- Grain: one row per rejected input row.
 -- Inputs: stg_events, ranked_copies.
--- Parameters: $run_day (the partition for rows whose event_time is unknown).
+-- Parameters: $first_day and $last_day (the days this run writes; a row belongs to the day
+--             stg_events counts it on).
 -- input_row holds the row's original columns, so a fixed row can be replayed as it was.
 
 with
 
 unusable_rows as (
-    select input_row, reject_reason, event_day
+    select input_row, reject_reason, row_day
     from stg_events
     where reject_reason is not null
 ),
 
 -- an event_id reused with a different payload: the kept copy is sessionized, these are not
 conflicting_copies as (
-    select input_row, 'duplicate event_id with a different payload' as reject_reason, event_day
+    select input_row, 'duplicate event_id with a different payload' as reject_reason, row_day
     from ranked_copies
     where copy_rank > 1 and not is_exact_copy
 ),
@@ -23,12 +24,13 @@ final as (
     select
         input_row,
         reject_reason,
-        coalesce(event_day, $run_day) as dt
+        row_day as dt
     from (
         select * from unusable_rows
         union all
         select * from conflicting_copies
     )
+    where row_day between $first_day and $last_day
 )
 
 select * from final

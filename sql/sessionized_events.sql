@@ -1,11 +1,17 @@
--- sessionized_events: one row per deduplicated event, with the user's session_number.
+-- sessionized_events: the events this run sessionizes, each with its session's index.
 -- Grain: one row per event_key.
--- Inputs: events_deduplicated.
+-- Inputs: events_deduplicated, session_anchors.
 -- Parameters: $timeout_us (the inactivity timeout in microseconds),
+--             $max_duration_us (a session is split once it would last this long; 0: never),
 --             $new_session_on_equal_gap (true: a gap exactly equal to the timeout starts a
---             new session, as in Beam; false: it does not, as in Spark, Flink and Segment).
+--             new session, as in Beam; false: it does not, as in Spark, Flink and Segment),
+--             $days_start_us and $read_end_us (this run's days start, and where the events
+--             read to complete their last sessions end; unbounded for a full run).
+-- A user's events start at the session an earlier run may have left open (session_anchors),
+-- else at the start of this run's days: the first event read is always a session's first,
+-- so `session_index` (1, 2, … per user) needs nothing from before it.
 -- Every window orders by (event_time, event_key): a total order, so the result does not
--- depend on input order, file order or thread count; one sort serves both windows.
+-- depend on input order, file order or thread count.
 
 with
 
@@ -13,49 +19,32 @@ events as (
     select * from events_deduplicated
 ),
 
--- step 1: the user's previous event
-previous_events as (
+-- step 1: the events of this run's sessions, from each user's resume point on
+in_window as (
     select
-        *,
-        lag(event_time) over (
-            partition by user_id
-            order by event_time, event_key
-        ) as previous_event_at
+        events.*,
+        arrow_cast(events.event_time, 'Int64') as event_us
     from events
+    left join session_anchors on events.user_id = session_anchors.user_id
+    where arrow_cast(events.event_time, 'Int64')
+            >= coalesce(arrow_cast(session_anchors.anchor_start, 'Int64'), $days_start_us)
+        and arrow_cast(events.event_time, 'Int64') < $read_end_us
 ),
 
--- step 2: the gap, in whole microseconds: no rounding to seconds hides an 1800.4 s gap
-gaps as (
+-- step 2: one pass in event order per user: a new session after the timeout, or once the
+-- session would reach the maximum duration
+indexed as (
     select
-        *,
-        arrow_cast(event_time, 'Int64') - arrow_cast(previous_event_at, 'Int64') as gap_us
-    from previous_events
-),
-
--- step 3: does this event open a session?
-session_starts as (
-    select
-        *,
-        previous_event_at is null
-            or gap_us > $timeout_us
-            or (gap_us = $timeout_us and $new_session_on_equal_gap) as is_session_start
-    from gaps
-),
-
--- step 4: the running count of session starts is the user's session number
-numbered as (
-    select
-        *,
-        sum(case when is_session_start then 1 else 0 end) over (
+        * exclude (event_us),
+        session_index(event_us, $timeout_us, $max_duration_us, $new_session_on_equal_gap) over (
             partition by user_id
             order by event_time, event_key
-            rows between unbounded preceding and current row
-        ) as session_number
-    from session_starts
+        ) as session_index
+    from in_window
 ),
 
 final as (
-    select * from numbered
+    select * from indexed
 )
 
 select * from final

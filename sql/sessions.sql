@@ -1,8 +1,10 @@
 -- sessions: one row per session.
 -- Grain: one row per (user_id, session_number).
--- Inputs: sessionized_events.
+-- Inputs: sessionized_events, sessions_before.
+-- Parameters: $days_end_us (sessions that start after this run's days belong to a later run).
 -- Timestamps arrive in the reporting time zone (so `dt` is the local day the session
 -- started) and leave as UTC microseconds, which every BI reader accepts.
+-- session_number counts the user's sessions over their whole history, across runs.
 
 with
 
@@ -14,7 +16,7 @@ events as (
 collapsed as (
     select
         user_id,
-        session_number,
+        session_index,
         min(event_time) as session_start,
         max(event_time) as session_end,
         count(*) as event_count,
@@ -36,10 +38,21 @@ collapsed as (
         -- summed as decimals: a float sum depends on the order rows arrive in
         cast(coalesce(sum(cast(revenue as decimal(38, 9))), 0) as double) as revenue
     from events
-    group by user_id, session_number
+    group by user_id, session_index
 ),
 
--- step 2: the URL parts attribution needs; UTM columns win over the landing URL's query
+-- step 2: only the sessions of this run's days, numbered on from the user's history
+numbered as (
+    select
+        collapsed.* exclude (session_index),
+        coalesce(sessions_before.sessions_before, 0) + collapsed.session_index
+            as session_number
+    from collapsed
+    left join sessions_before on collapsed.user_id = sessions_before.user_id
+    where arrow_cast(collapsed.session_start, 'Int64') < $days_end_us
+),
+
+-- step 3: the URL parts attribution needs; UTM columns win over the landing URL's query
 url_parts as (
     select
         *,
@@ -78,10 +91,10 @@ url_parts as (
                 exit_url, '^(([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]*)?([^?#]*).*$', '\3'
             ), ''), '/')
         end as exit_page
-    from collapsed
+    from numbered
 ),
 
--- step 3: source / medium / campaign, GA4-style: UTM first, then an external referrer,
+-- step 4: source / medium / campaign, GA4-style: UTM first, then an external referrer,
 -- else direct
 attributed as (
     select

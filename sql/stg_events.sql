@@ -4,10 +4,13 @@
 --         page_view_event_names and conversion_event_names (lists from [sessions]).
 -- Parameters: $has_event_name (false when the data has no event_name: every event is a view),
 --             $earliest_event_us and $latest_event_us (the plausible range of event_time),
---             $max_string_bytes (longer strings make a row unusable).
+--             $max_string_bytes (longer strings make a row unusable),
+--             $run_day (the day of rows that have no plausible time nor a dt= folder).
 -- Adds event_key (the event's identity), event_day (its day in the reporting time zone),
--- is_late (delivered under a later dt= folder than its day), reject_reason (NULL when the
--- row can be sessionized), is_page_view and is_conversion.
+-- row_day (the day the row is counted on: its event_day when its time is plausible, else the
+-- dt= folder it was delivered in, else the run's day), is_late (delivered under a later dt=
+-- folder than its day), reject_reason (NULL when the row can be sessionized), is_page_view
+-- and is_conversion.
 
 with
 
@@ -86,6 +89,17 @@ classified as (
 final as (
     select
         *,
+        case
+            when reject_reason is null
+                or reject_reason not in (
+                    'missing event_time',
+                    'unparsable event_time',
+                    'event_time before earliest_event_time',
+                    'event_time in the future'
+                )
+                then event_day
+            else coalesce(input_day, $run_day)
+        end as row_day,
         coalesce(event_day < input_day, false) as is_late
     from classified
 )

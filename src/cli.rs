@@ -10,6 +10,7 @@ use crate::config::{RunOverrides, parse_duration_or_zero};
 use crate::error::UserError;
 use crate::events::OnBadFile;
 use crate::generate::GenerateOptions;
+use crate::scope::DayRequest;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -20,8 +21,10 @@ Exit codes:
   4  another run holds the output's lock";
 
 const RUN_HELP: &str = "\
-Example:
+Examples:
   sessionize run --input data/events --output out --timeout 30m
+  sessionize run --config nightly.toml --date yesterday     # the nightly cron run
+  sessionize run --config nightly.toml --from 2026-11-01 --to 2026-11-07 --dry-run
 
 Exit codes:
   0  the run finished
@@ -71,6 +74,20 @@ pub struct RunArgs {
     /// fail at once with exit code 4).
     #[arg(long, default_value = "0s", env = "SESSIONIZE_WAIT_FOR_LOCK")]
     pub wait_for_lock: String,
+    /// Compute one day (YYYY-MM-DD, "yesterday" or "today" in the reporting time zone)
+    /// and replace its partitions, continuing from what earlier runs wrote. Without
+    /// --date or --from/--to, every day of the input is computed.
+    #[arg(long, env = "SESSIONIZE_DATE", conflicts_with_all = ["from", "to"])]
+    pub date: Option<String>,
+    /// First day of a range to compute (with --to; alone: that one day).
+    #[arg(long, env = "SESSIONIZE_FROM")]
+    pub from: Option<String>,
+    /// Last day of a range to compute.
+    #[arg(long, env = "SESSIONIZE_TO")]
+    pub to: Option<String>,
+    /// Print which input files and output partitions the run would touch; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -94,6 +111,16 @@ impl RunArgs {
                 BadFilePolicy::Skip => OnBadFile::Skip,
             },
             wait_for_lock,
+            days: match &self.date {
+                Some(day) => DayRequest {
+                    from: Some(day.clone()),
+                    to: Some(day.clone()),
+                },
+                None => DayRequest {
+                    from: self.from.clone(),
+                    to: self.to.clone(),
+                },
+            },
         })
     }
 }

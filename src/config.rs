@@ -81,6 +81,7 @@ pub struct OutputSection {
 pub struct SessionsSection {
     pub timeout: Option<String>,
     pub gap_equal_to_timeout: Option<String>,
+    pub max_session_duration: Option<String>,
     pub page_view_events: Option<Vec<String>>,
     pub conversion_events: Option<Vec<String>>,
     pub timezone: Option<String>,
@@ -118,6 +119,10 @@ pub struct SessionRules {
     #[serde(serialize_with = "as_text")]
     pub timeout: Duration,
     pub equal_gap: EqualGap,
+    /// A session never lasts this long: the first event at or after its start plus this
+    /// opens a new one. Zero: no maximum.
+    #[serde(serialize_with = "as_text")]
+    pub max_duration: Duration,
     pub page_view_events: Vec<String>,
     pub conversion_events: Vec<String>,
     /// IANA name or fixed offset; decides the day (`dt`) a session belongs to.
@@ -250,6 +255,21 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
             ));
         }
     };
+    let max_duration = match s.max_session_duration.as_deref() {
+        None => Duration::from_secs(24 * 3600),
+        Some(text) => {
+            parse_duration_or_zero(text).map_err(|m| bad("sessions.max_session_duration", m))?
+        }
+    };
+    if !max_duration.is_zero() && max_duration <= timeout {
+        return Err(bad(
+            "sessions.max_session_duration",
+            format!(
+                "must be longer than the timeout ({}), or \"0s\" for no maximum",
+                humantime::format_duration(timeout)
+            ),
+        ));
+    }
     let timezone = s.timezone.clone().unwrap_or_else(|| "UTC".to_string());
     if arrow::array::timezone::Tz::from_str(&timezone).is_err() {
         return Err(bad(
@@ -300,6 +320,7 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
         sessions: SessionRules {
             timeout,
             equal_gap,
+            max_duration,
             page_view_events: s
                 .page_view_events
                 .clone()

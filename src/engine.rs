@@ -1,5 +1,6 @@
 //! The DataFusion session every run uses: our defaults, then any `DATAFUSION_*` environment
-//! variable on top (`DATAFUSION_EXECUTION_TARGET_PARTITIONS=4`, …), as datafusion-cli does.
+//! variable on top (`DATAFUSION_EXECUTION_TARGET_PARTITIONS=4`, …), as datafusion-cli does,
+//! and our one function the engine does not have (`session_index`).
 
 use anyhow::{Context, Result};
 use datafusion::config::ConfigOptions;
@@ -19,7 +20,7 @@ pub fn context() -> Result<SessionContext> {
                 .with_context(|| format!("environment variable {variable}"))?;
         }
     }
-    Ok(SessionContext::new_with_config(SessionConfig::from(
-        options,
-    )))
+    let ctx = SessionContext::new_with_config(SessionConfig::from(options));
+    ctx.register_udwf(crate::session_window::udwf());
+    Ok(ctx)
 }

@@ -15,6 +15,9 @@ pub enum UserError {
     /// The input data: a path, a file, a column.
     #[error("{location}: {message}")]
     Input { location: String, message: String },
+    /// Flags that do not make sense (together).
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl UserError {

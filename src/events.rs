@@ -24,8 +24,11 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStore};
 use serde::Serialize;
 
+use chrono::NaiveDate;
+
 use crate::config::{ColumnSource, RunSettings};
 use crate::error::UserError;
+use crate::scope::DayRange;
 use crate::storage::{self, InputLocation};
 
 /// The view the first model reads.
@@ -87,16 +90,34 @@ pub async fn register(
     settings: &RunSettings,
     on_bad_file: OnBadFile,
     exclude: &[BadFile],
+    folders: Option<DayRange>,
 ) -> Result<Input> {
     let location = storage::input_location(&settings.input)?;
     let store = ctx.runtime_env().object_store(&location.url)?;
-    let listed = list_files(ctx, &location, store.as_ref()).await?;
+    let mut listed = list_files(ctx, &location, store.as_ref()).await?;
     if listed.is_empty() {
         return Err(UserError::input(
             &location.display,
             "no Parquet files (*.parquet) found there",
         )
         .into());
+    }
+    // a dated run reads only the dt= folders around its days (files outside dt= folders
+    // say nothing of their days, so they are always read); with none left, one file still
+    // gives the columns, and no rows are read
+    let mut no_rows = false;
+    if let Some(range) = folders {
+        let selected: Vec<ObjectMeta> = listed
+            .iter()
+            .filter(|meta| folder_day(&location, meta).is_none_or(|day| range.contains(day)))
+            .cloned()
+            .collect();
+        if selected.is_empty() {
+            listed.truncate(1);
+            no_rows = true;
+        } else {
+            listed = selected;
+        }
     }
 
     // read every footer: schema and row count, or why the file cannot be read
@@ -169,6 +190,9 @@ pub async fn register(
     for frame in frames {
         raw = raw.union(frame)?;
     }
+    if no_rows {
+        raw = raw.filter(lit(false))?;
+    }
 
     let mut exprs = Vec::new();
     let mut has_event_name = false;
@@ -202,6 +226,7 @@ pub async fn register(
     let files = good
         .iter()
         .zip(days)
+        .filter(|_| !no_rows)
         .map(|((meta, path, _, rows), day)| {
             Ok(InputFile {
                 path: path.clone(),
@@ -319,12 +344,18 @@ fn file_url(location: &InputLocation, meta: &ObjectMeta) -> Result<ListingTableU
 
 /// `2026-11-21` when the file sits directly in a `dt=2026-11-21` folder under the input.
 fn input_day(location: &InputLocation, meta: &ObjectMeta) -> Option<String> {
+    folder_day(location, meta).map(|day| day.to_string())
+}
+
+fn folder_day(location: &InputLocation, meta: &ObjectMeta) -> Option<NaiveDate> {
     let mut parts = location.url.strip_prefix(&meta.location)?;
     let first = parts.next()?;
     let day = first.strip_prefix("dt=")?;
     let rest: Vec<&str> = parts.collect();
-    (rest.len() == 1 && chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok())
-        .then(|| day.to_string())
+    if rest.len() != 1 {
+        return None;
+    }
+    NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
 }
 
 /// One schema for all files. A mapped column must have one kind of type in every file

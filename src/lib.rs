@@ -1,10 +1,12 @@
 //! sessionize: raw web and app events in, visitor sessions and marketing metrics out.
 //!
-//! The whole `run` pipeline, top to bottom, is [`run`] and [`compute`]: take the output's
-//! lock and clean up after killed runs → read the input and map its columns → register the
-//! SQL models → write `sessions`, then `rejects`, then the metrics and `data_quality` tables
-//! from what was written → check that every input row is accounted for → move every written
-//! partition into place → write the run report.
+//! The whole `run` pipeline, top to bottom, is [`run`], [`compute`] and `compute_once`: take
+//! the output's lock and clean up after killed runs → decide the days to compute (all, or
+//! a dated run's, widened as `scope` explains) → read the input around them and map its
+//! columns → register the earlier runs' state and the SQL models → write `sessions`, then
+//! `users`, `rejects`, the metrics and `data_quality` from what was written → check that
+//! every input row is accounted for → move every written partition into place → write the
+//! run report.
 
 pub mod cli;
 pub mod config;
@@ -12,8 +14,11 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod generate;
+pub mod history;
 pub mod models;
 pub mod report;
+pub mod scope;
+pub mod session_window;
 pub mod storage;
 pub mod write;
 
@@ -28,7 +33,8 @@ use datafusion::prelude::*;
 use crate::config::RunSettings;
 use crate::error::exit;
 use crate::events::{BadFile, OnBadFile};
-use crate::report::{RowCounts, RunReport, Status};
+use crate::report::{DryRun, RowCounts, RunReport, Status};
+use crate::scope::{DayRange, DayRequest, Window};
 use crate::storage::OutputRoot;
 use crate::write::{Staging, TableWrite};
 
@@ -38,6 +44,8 @@ pub struct RunOptions {
     pub on_bad_file: OnBadFile,
     /// How long to wait for another run on the same output to finish.
     pub wait_for_lock: Duration,
+    /// `--date`, `--from`/`--to`: none for a full run.
+    pub days: DayRequest,
 }
 
 /// What a finished run computed.
@@ -47,18 +55,39 @@ struct Computed {
     counts: RowCounts,
     tables: Vec<TableWrite>,
     notes: Vec<String>,
+    window: Window,
+}
+
+/// The run's identity and clock, fixed at its start.
+struct RunClock {
+    run_id: String,
+    started_at: chrono::DateTime<chrono::Utc>,
+    /// Today in the reporting time zone.
+    today: chrono::NaiveDate,
+}
+
+impl RunClock {
+    fn start(settings: &RunSettings) -> Result<Self> {
+        let started_at = chrono::Utc::now();
+        let run_id = format!(
+            "{}-{}",
+            started_at.format("%Y%m%dT%H%M%S%.3fZ"),
+            std::process::id()
+        );
+        let today = config::local_day(started_at, &settings.sessions.timezone)?.parse()?;
+        Ok(RunClock {
+            run_id,
+            started_at,
+            today,
+        })
+    }
 }
 
 /// Runs the job once and writes its report, whether it succeeds or not. Returns the report
 /// of a run that finished; the error of one that did not.
 pub async fn run(settings: &RunSettings, options: &RunOptions) -> Result<RunReport> {
     let started = Instant::now();
-    let started_at = chrono::Utc::now();
-    let run_id = format!(
-        "{}-{}",
-        started_at.format("%Y%m%dT%H%M%S%.3fZ"),
-        std::process::id()
-    );
+    let clock = RunClock::start(settings)?;
     let stores = engine::context()?;
     storage::register_stores(&stores, settings)?;
     let root = OutputRoot::new(&settings.output, &stores)?;
@@ -67,16 +96,18 @@ pub async fn run(settings: &RunSettings, options: &RunOptions) -> Result<RunRepo
     let lock = root.lock(options.wait_for_lock).await?;
     let recovered = root.recover().await?;
 
-    let result = compute(settings, options, &root, &run_id, started_at).await;
+    let result = compute(settings, options, &root, &clock).await;
     let mut report = RunReport {
-        run_id,
-        started_at: started_at.to_rfc3339(),
+        run_id: clock.run_id.clone(),
+        started_at: clock.started_at.to_rfc3339(),
         finished_at: chrono::Utc::now().to_rfc3339(),
         seconds: started.elapsed().as_secs_f64(),
         status: Status::Failed,
         exit_code: exit::FAILURE,
         error: None,
         settings: settings.clone(),
+        requested_days: scope::requested_days(&options.days, clock.today)?,
+        days: None,
         input_files: Vec::new(),
         skipped_files: Vec::new(),
         counts: RowCounts::default(),
@@ -100,8 +131,15 @@ pub async fn run(settings: &RunSettings, options: &RunOptions) -> Result<RunRepo
             report.partitions_replaced = computed
                 .tables
                 .iter()
-                .flat_map(|t| t.partitions.iter().map(move |p| format!("{}/{p}", t.table)))
+                .flat_map(|t| {
+                    let whole = t.partitions.is_empty().then(|| t.table.clone());
+                    t.partitions
+                        .iter()
+                        .map(move |p| format!("{}/{p}", t.table))
+                        .chain(whole)
+                })
                 .collect();
+            report.days = computed.window.days;
             report.input_files = computed.input_files;
             report.skipped_files = computed.skipped_files;
             report.counts = computed.counts;
@@ -122,32 +160,188 @@ pub async fn run(settings: &RunSettings, options: &RunOptions) -> Result<RunRepo
     }
 }
 
+/// `--dry-run`: what a run would read and replace, found without writing anything.
+pub async fn dry_run(settings: &RunSettings, options: &RunOptions) -> Result<DryRun> {
+    let clock = RunClock::start(settings)?;
+    let ctx = engine::context()?;
+    storage::register_stores(&ctx, settings)?;
+    let root = OutputRoot::new(&settings.output, &ctx)?;
+    let mut files = Vec::new();
+    let plan = plan(settings, options, &root, &clock, &[], &mut files).await?;
+    let input = events::register(
+        &ctx,
+        settings,
+        options.on_bad_file,
+        &[],
+        plan.window.folders,
+    )
+    .await?;
+    let mut partitions = Vec::new();
+    let days = plan.window.day_labels();
+    if plan.window.days.is_some() {
+        let facts = run_facts(&clock, &input, &plan.window)?;
+        let parameters = models::Parameters::new(settings, &facts);
+        history::register(&ctx, &root, &plan.window).await?;
+        models::register(&ctx, &[models::SESSION_ANCHORS], &parameters).await?;
+        let anchor_days = ctx
+            .sql("select distinct anchor_dt from session_anchors order by 1")
+            .await?
+            .collect()
+            .await?;
+        let mut all_days: Vec<String> = strings(&anchor_days);
+        all_days.extend(days.iter().cloned());
+        for table in models::PARTITIONED_TABLES {
+            let table_days: &[String] =
+                if *table == models::SESSIONS_TABLE || models::METRIC_TABLES.contains(table) {
+                    &all_days
+                } else {
+                    &days
+                };
+            for day in table_days {
+                partitions.push(format!("{table}/dt={day}"));
+            }
+        }
+        partitions.push(models::USERS_TABLE.to_string());
+    } else {
+        partitions.push("every day the input has, in every table".to_string());
+    }
+    Ok(DryRun {
+        requested: plan.requested,
+        days: plan.window.days,
+        notes: plan.notes,
+        input_files: input.files.iter().map(|f| f.path.clone()).collect(),
+        partitions,
+    })
+}
+
+/// What a dated run will compute.
+struct Plan {
+    requested: Option<DayRange>,
+    window: Window,
+    notes: Vec<String>,
+}
+
+/// The days the run computes: those asked for, widened by what the output and the late
+/// events in the requested folders require (see `scope`).
+async fn plan(
+    settings: &RunSettings,
+    options: &RunOptions,
+    root: &OutputRoot,
+    clock: &RunClock,
+    unreadable: &[BadFile],
+    files_in_play: &mut Vec<events::InputFile>,
+) -> Result<Plan> {
+    let Some(requested) = scope::requested_days(&options.days, clock.today)? else {
+        return Ok(Plan {
+            requested: None,
+            window: Window::full(),
+            notes: Vec::new(),
+        });
+    };
+    let existing = history::existing_days(root).await?;
+    let extension = scope::extend_for_output(requested, &existing);
+    let mut notes = extension.notes;
+    let mut days = extension.days.unwrap_or(requested);
+
+    // late events: only the requested folders' (the others' were their own runs' business)
+    let ctx = engine::context()?;
+    storage::register_stores(&ctx, settings)?;
+    let requested_window = Window::for_days(requested, &settings.sessions)?;
+    let input = events::register(
+        &ctx,
+        settings,
+        options.on_bad_file,
+        unreadable,
+        Some(requested),
+    )
+    .await?;
+    *files_in_play = input.files.clone();
+    let in_folders = !input.files.is_empty() && input.files.iter().all(|f| f.input_day.is_some());
+    if in_folders {
+        let facts = run_facts(clock, &input, &requested_window)?;
+        let parameters = models::Parameters::new(settings, &facts);
+        models::register_event_lists(&ctx, &settings.sessions)?;
+        models::register(&ctx, &[models::STG_EVENTS], &parameters).await?;
+        models::register(&ctx, models::LATE_MODELS, &parameters).await?;
+        let late = ctx.table(models::LATE_DAYS_MODEL).await?.collect().await?;
+        let earliest = strings(&late).first().and_then(|d| d.parse().ok());
+        let (grown, note) = scope::extend_for_late_events(days, earliest);
+        days = grown;
+        notes.extend(note);
+    }
+    Ok(Plan {
+        requested: Some(requested),
+        window: Window::for_days(days, &settings.sessions)?,
+        notes,
+    })
+}
+
+fn run_facts<'a>(
+    clock: &'a RunClock,
+    input: &events::Input,
+    window: &'a Window,
+) -> Result<models::RunFacts<'a>> {
+    Ok(models::RunFacts {
+        run_id: &clock.run_id,
+        started_us: clock.started_at.timestamp_micros(),
+        run_day: clock.today.to_string(),
+        has_event_name: input.has_event_name,
+        window,
+    })
+}
+
 /// The pipeline proper. When the engine meets a file whose data does not decode, the file
 /// is found and named; with `--on-bad-file skip` the pipeline starts again without it.
 async fn compute(
     settings: &RunSettings,
     options: &RunOptions,
     root: &OutputRoot,
-    run_id: &str,
-    started_at: chrono::DateTime<chrono::Utc>,
+    clock: &RunClock,
 ) -> Result<Computed> {
     let mut unreadable: Vec<BadFile> = Vec::new();
     loop {
-        let ctx = engine::context()?;
-        storage::register_stores(&ctx, settings)?;
-        let input = events::register(&ctx, settings, options.on_bad_file, &unreadable).await?;
-        match compute_once(&ctx, settings, root, run_id, started_at, &input).await {
-            Ok((counts, tables)) => {
-                return Ok(Computed {
-                    input_files: input.files,
-                    skipped_files: input.skipped,
-                    counts,
-                    tables,
-                    notes: input.notes,
-                });
-            }
+        let mut files_in_play = Vec::new();
+        let attempt = async {
+            let plan = plan(
+                settings,
+                options,
+                root,
+                clock,
+                &unreadable,
+                &mut files_in_play,
+            )
+            .await?;
+            let ctx = engine::context()?;
+            storage::register_stores(&ctx, settings)?;
+            let input = events::register(
+                &ctx,
+                settings,
+                options.on_bad_file,
+                &unreadable,
+                plan.window.folders,
+            )
+            .await?;
+            files_in_play = input.files.clone();
+            let (counts, tables, mut notes) =
+                compute_once(&ctx, settings, root, clock, &input, &plan.window).await?;
+            notes.splice(0..0, plan.notes);
+            notes.extend(input.notes);
+            Ok::<_, anyhow::Error>(Computed {
+                input_files: input.files,
+                skipped_files: input.skipped,
+                counts,
+                tables,
+                notes,
+                window: plan.window,
+            })
+        }
+        .await;
+        match attempt {
+            Ok(computed) => return Ok(computed),
             Err(error) => {
-                let Some(bad) = find_unreadable_file(&ctx, &input).await else {
+                let ctx = engine::context()?;
+                storage::register_stores(&ctx, settings)?;
+                let Some(bad) = find_unreadable_file(&ctx, &files_in_play).await else {
                     return Err(error);
                 };
                 if options.on_bad_file == OnBadFile::Fail {
@@ -163,53 +357,130 @@ async fn compute_once(
     ctx: &SessionContext,
     settings: &RunSettings,
     root: &OutputRoot,
-    run_id: &str,
-    started_at: chrono::DateTime<chrono::Utc>,
+    clock: &RunClock,
     input: &events::Input,
-) -> Result<(RowCounts, Vec<TableWrite>)> {
-    // clean and sessionize: the SQL models
-    let facts = models::RunFacts {
-        run_id,
-        started_us: started_at.timestamp_micros(),
-        run_day: config::local_day(started_at, &settings.sessions.timezone)?,
-        has_event_name: input.has_event_name,
-    };
+    window: &Window,
+) -> Result<(RowCounts, Vec<TableWrite>, Vec<String>)> {
+    // clean and sessionize: the SQL models, continuing from what earlier runs left
+    let facts = run_facts(clock, input, window)?;
     let parameters = models::Parameters::new(settings, &facts);
     models::register_event_lists(ctx, &settings.sessions)?;
+    let continues = history::register(ctx, root, window).await?;
     models::register(ctx, models::SESSION_MODELS, &parameters).await?;
+    if !continues {
+        let schema = ctx
+            .table(models::SESSIONS_TABLE)
+            .await?
+            .schema()
+            .inner()
+            .clone();
+        history::register_empty_sessions(ctx, schema)?;
+    }
+    models::register(ctx, models::SESSIONS_OUTPUT_MODELS, &parameters).await?;
+    models::register(ctx, models::ELSEWHERE_MODELS, &parameters).await?;
 
-    // write: sessions and rejects first; the metrics and counts then read what was written
-    let mut staging = Staging::create(root.clone(), run_id)?;
-    staging.write(ctx, models::SESSIONS_TABLE).await?;
+    // write: sessions and rejects first; the users, metrics and counts then read what was
+    // written
+    let mut staging = Staging::create(root.clone(), &clock.run_id)?;
+    let sessions = ctx.table(models::SESSIONS_OUTPUT_MODEL).await?;
+    let written = staging
+        .write_frame(models::SESSIONS_TABLE, sessions)
+        .await?;
+    let days = match window.days {
+        Some(_) => window.day_labels(),
+        None => days_between(&written.partitions)?,
+    };
+    staging.fill_days(models::SESSIONS_TABLE, &days).await?;
     staging
         .register_written(ctx, models::SESSIONS_TABLE)
         .await?;
+    models::register_days(ctx, &days)?;
+    models::register(ctx, models::USER_MODELS, &parameters).await?;
+    let users = ctx.table(models::USERS_TABLE).await?;
+    staging.write_whole(models::USERS_TABLE, users).await?;
+
     let rejects = events::with_original_columns(
         ctx.table(models::REJECTS_MODEL).await?,
         &input.original_columns,
     )?;
     staging.write_frame(models::REJECTS_TABLE, rejects).await?;
+    staging.fill_days(models::REJECTS_TABLE, &days).await?;
     staging.register_written(ctx, models::REJECTS_TABLE).await?;
     models::register(ctx, models::METRIC_MODELS, &parameters).await?;
     for table in models::METRIC_TABLES {
         staging.write(ctx, table).await?;
+        staging.fill_days(table, &days).await?;
     }
     models::register(ctx, models::QUALITY_MODELS, &parameters).await?;
     staging.write(ctx, models::DATA_QUALITY_TABLE).await?;
+    staging.fill_days(models::DATA_QUALITY_TABLE, &days).await?;
     staging
         .register_written(ctx, models::DATA_QUALITY_TABLE)
         .await?;
 
     // every input row is accounted for, or nothing is committed
-    let counts = count_rows(ctx, input).await?;
+    let counts = count_rows(ctx, input, window.days.is_some()).await?;
     counts.check()?;
     let tables = staging.commit().await?;
-    Ok((counts, tables))
+    let mut notes = Vec::new();
+    if let Some(sessions) = tables.iter().find(|t| t.table == models::SESSIONS_TABLE) {
+        let empty = sessions
+            .empty_partitions
+            .iter()
+            .filter(|day| days.contains(day))
+            .cloned()
+            .collect::<Vec<_>>();
+        if !empty.is_empty() {
+            notes.push(format!(
+                "no sessions on {}: empty partitions written",
+                empty.join(", ")
+            ));
+        }
+    }
+    Ok((counts, tables, notes))
+}
+
+/// Every day from the first to the last of `partitions` (`dt=…`), so a full run gives a day
+/// without events the same empty partitions a dated run would.
+fn days_between(partitions: &[String]) -> Result<Vec<String>> {
+    let days: Vec<chrono::NaiveDate> = partitions
+        .iter()
+        .filter_map(|p| p.strip_prefix("dt="))
+        .map(|d| d.parse())
+        .collect::<Result<_, _>>()?;
+    let (Some(first), Some(last)) = (days.iter().min(), days.iter().max()) else {
+        return Ok(Vec::new());
+    };
+    Ok(DayRange {
+        first: *first,
+        last: *last,
+    }
+    .days()
+    .iter()
+    .map(|d| d.to_string())
+    .collect())
+}
+
+/// The first column of a query's result, as text.
+fn strings(batches: &[arrow::array::RecordBatch]) -> Vec<String> {
+    let mut values = Vec::new();
+    for batch in batches {
+        let Ok(column) = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)
+        else {
+            continue;
+        };
+        let column = column.as_string::<i32>();
+        values.extend(column.iter().flatten().map(String::from));
+    }
+    values
 }
 
 /// After a failed attempt: the first input file whose data does not decode, if any.
-async fn find_unreadable_file(ctx: &SessionContext, input: &events::Input) -> Option<BadFile> {
-    for file in &input.files {
+async fn find_unreadable_file(
+    ctx: &SessionContext,
+    files: &[events::InputFile],
+) -> Option<BadFile> {
+    for file in files {
         if let Err(reason) = events::check_readable(ctx, file).await {
             return Some(BadFile {
                 path: file.path.clone(),
@@ -222,13 +493,13 @@ async fn find_unreadable_file(ctx: &SessionContext, input: &events::Input) -> Op
 
 /// The run's counts, each from its own source: the files' footers, the written sessions,
 /// the written rejects and the duplicates the models found.
-async fn count_rows(ctx: &SessionContext, input: &events::Input) -> Result<RowCounts> {
+async fn count_rows(ctx: &SessionContext, input: &events::Input, dated: bool) -> Result<RowCounts> {
     let mut counts = RowCounts {
         rows_read: input.rows(),
         ..RowCounts::default()
     };
     let sessions = ctx
-        .table(models::SESSIONS_TABLE)
+        .table(models::RUN_SESSIONS)
         .await?
         .aggregate(
             vec![],
@@ -274,6 +545,16 @@ async fn count_rows(ctx: &SessionContext, input: &events::Input) -> Result<RowCo
                 .rejected
                 .insert(reasons.value(i).to_string(), int_at(batch.column(1), i));
         }
+    }
+    // a full run has no other days; a dated run reads around its own
+    if dated {
+        let elsewhere = ctx
+            .table(models::ELSEWHERE_MODEL)
+            .await?
+            .aggregate(vec![], vec![sum(col("rows_")).alias("rows")])?
+            .collect()
+            .await?;
+        counts.rows_of_other_days = int_at(elsewhere[0].column(0), 0);
     }
     Ok(counts)
 }

@@ -18,7 +18,12 @@ fn main() {
         match cli.command {
             Command::Run(args) => {
                 let options = args.options()?;
+                let dry_run = args.dry_run;
                 let settings = sessionize::config::resolve(&args.into())?;
+                if dry_run {
+                    println!("{}", sessionize::dry_run(&settings, &options).await?);
+                    return Ok(error::exit::OK);
+                }
                 let report = sessionize::run(&settings, &options).await?;
                 println!("{report}");
                 Ok(report.exit_code)

@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use arrow::array::{RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::common::ParamValues;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
 use crate::config::{EqualGap, RunSettings, SessionRules};
+use crate::scope::Window;
 
 /// One model: a `select` in `sql/<name>.sql`.
 pub struct Model {
@@ -34,10 +35,30 @@ pub const SESSION_MODELS: &[Model] = &[
     model!("stg_events"),
     model!("ranked_copies"),
     model!("events_deduplicated"),
+    model!("session_anchors"),
+    model!("sessions_before"),
     model!("sessionized_events"),
     model!("sessions"),
     model!("rejected_events"),
 ];
+
+/// The sessions table as written: this run's sessions and the earlier runs' sessions of the
+/// days they share. Registered once `prior_sessions` has its columns.
+pub const SESSIONS_OUTPUT_MODELS: &[Model] = &[model!("sessions_output")];
+
+/// From the written sessions to the users table.
+pub const USER_MODELS: &[Model] = &[model!("run_sessions"), model!("users")];
+
+/// The first model alone: what a dated run reads to find late events, and what the dry run
+/// reads to find the sessions a run would extend.
+pub const STG_EVENTS: Model = model!("stg_events");
+pub const SESSION_ANCHORS: Model = model!("session_anchors");
+
+/// Before a dated run: late events in the requested folders.
+pub const LATE_MODELS: &[Model] = &[model!("late_days")];
+
+/// After a dated run: the rows it read for other days.
+pub const ELSEWHERE_MODELS: &[Model] = &[model!("rows_elsewhere")];
 
 /// From the written sessions to the metrics tables.
 pub const METRIC_MODELS: &[Model] = &[
@@ -54,6 +75,27 @@ pub const QUALITY_MODELS: &[Model] = &[model!("data_quality")];
 /// The output tables, in the order they are written; `sessions` first, as the metrics are
 /// computed from what was written rather than by sessionizing again.
 pub const SESSIONS_TABLE: &str = "sessions";
+pub const SESSIONS_OUTPUT_MODEL: &str = "sessions_output";
+/// Not partitioned: one row per user, replaced whole by every run.
+pub const USERS_TABLE: &str = "users";
+pub const LATE_DAYS_MODEL: &str = "late_days";
+/// The sessions this run computed, among those written.
+pub const RUN_SESSIONS: &str = "run_sessions";
+/// Every table partitioned by day, in the order a run writes them.
+pub const PARTITIONED_TABLES: &[&str] = &[
+    "sessions",
+    "rejects",
+    "metrics_daily",
+    "metrics_by_source",
+    "metrics_by_device",
+    "metrics_by_landing_page",
+    "data_quality",
+];
+pub const ELSEWHERE_MODEL: &str = "rows_elsewhere";
+/// The earlier runs' output, as the models read it.
+pub const PRIOR_SESSIONS: &str = "prior_sessions";
+pub const PRIOR_SESSION_BOUNDS: &str = "prior_session_bounds";
+pub const PRIOR_USERS: &str = "prior_users";
 /// Written from the `rejected_events` model, with the input's own columns.
 pub const REJECTS_TABLE: &str = "rejects";
 pub const REJECTS_MODEL: &str = "rejected_events";
@@ -78,6 +120,7 @@ pub struct RunFacts<'a> {
     /// The day the run started, in the reporting time zone.
     pub run_day: String,
     pub has_event_name: bool,
+    pub window: &'a Window,
 }
 
 impl Parameters {
@@ -87,6 +130,7 @@ impl Parameters {
         let micros = |d: std::time::Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
         let timeout_us = micros(rules.timeout);
         let has_event_name = run.has_event_name;
+        let window = run.window;
         let int = |v: i64| ScalarValue::Int64(Some(v));
         let text = |v: &str| ScalarValue::Utf8(Some(v.to_string()));
         let values = HashMap::from([
@@ -118,6 +162,19 @@ impl Parameters {
                 "has_event_name".to_string(),
                 ScalarValue::Boolean(Some(has_event_name)),
             ),
+            (
+                "max_duration_us".to_string(),
+                int(micros(rules.max_duration)),
+            ),
+            ("first_day".to_string(), text(&window.first_day)),
+            ("last_day".to_string(), text(&window.last_day)),
+            (
+                "anchor_first_day".to_string(),
+                text(&window.anchor_first_day),
+            ),
+            ("days_start_us".to_string(), int(window.days_start_us)),
+            ("days_end_us".to_string(), int(window.days_end_us)),
+            ("read_end_us".to_string(), int(window.read_end_us)),
         ]);
         Parameters { values }
     }
@@ -138,6 +195,45 @@ pub fn register_event_lists(ctx: &SessionContext, rules: &SessionRules) -> Resul
         ctx.register_batch(table, batch)?;
     }
     Ok(())
+}
+
+/// The days a run writes, as the table `run_days` (dt): each gets its partitions, rows or not.
+pub fn register_days(ctx: &SessionContext, days: &[String]) -> Result<()> {
+    let schema = Arc::new(Schema::new(vec![Field::new("dt", DataType::Utf8, false)]));
+    let batch = RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(days.to_vec()))])?;
+    ctx.deregister_table("run_days")?;
+    ctx.register_batch("run_days", batch)?;
+    Ok(())
+}
+
+/// The columns of the earlier runs' sessions that the models read to continue from them
+/// (`prior_session_bounds`): a projection of the sessions table.
+pub fn prior_session_bounds_schema() -> SchemaRef {
+    let time = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8, true),
+        Field::new("session_start", time.clone(), true),
+        Field::new("session_end", time, true),
+        Field::new("session_number", DataType::Int64, true),
+        Field::new("event_count", DataType::Int64, true),
+        Field::new("page_view_count", DataType::Int64, true),
+        Field::new("conversion_count", DataType::Int64, true),
+        Field::new("dt", DataType::Utf8, true),
+    ]))
+}
+
+/// The users table's columns, as `sql/users.sql` writes them.
+pub fn users_schema() -> SchemaRef {
+    let time = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8, true),
+        Field::new("first_seen_at", time.clone(), true),
+        Field::new("last_seen_at", time, true),
+        Field::new("session_count", DataType::Int64, true),
+        Field::new("event_count", DataType::Int64, true),
+        Field::new("page_view_count", DataType::Int64, true),
+        Field::new("conversion_count", DataType::Int64, true),
+    ]))
 }
 
 /// Registers `models` as views, in order.

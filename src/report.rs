@@ -8,11 +8,13 @@ use std::fmt;
 
 use crate::config::RunSettings;
 use crate::events::{BadFile, InputFile};
+use crate::scope::DayRange;
 use crate::storage::OutputRoot;
 use crate::write::TableWrite;
 
-/// The row counts of a run. Every input row is sessionized, a duplicate, or rejected:
-/// `rows_read = events_sessionized + duplicates + rejected`, checked at the end of every run.
+/// The row counts of a run. Every input row is sessionized, a duplicate, rejected, or (in a
+/// dated run) read for another day's sake: `rows_read = events_sessionized + duplicates +
+/// rejected + rows_of_other_days`, checked at the end of every run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RowCounts {
     pub rows_read: u64,
@@ -23,6 +25,8 @@ pub struct RowCounts {
     pub events_sessionized: u64,
     pub sessions: u64,
     pub late_events: u64,
+    /// Rows a dated run read around its days that belong to other days' runs.
+    pub rows_of_other_days: u64,
 }
 
 impl RowCounts {
@@ -32,16 +36,20 @@ impl RowCounts {
 
     /// The row invariant; an error here is a bug, never the user's input.
     pub fn check(&self) -> Result<()> {
-        let accounted = self.events_sessionized + self.duplicates + self.rejected_total();
+        let accounted = self.events_sessionized
+            + self.duplicates
+            + self.rejected_total()
+            + self.rows_of_other_days;
         anyhow::ensure!(
             accounted == self.rows_read,
-            "internal error: {} rows read but {} accounted for ({} sessionized + {} duplicates + {} rejected); \
-             the previous output was left in place",
+            "internal error: {} rows read but {} accounted for ({} sessionized + {} duplicates + {} rejected \
+             + {} of other days); the previous output was left in place",
             self.rows_read,
             accounted,
             self.events_sessionized,
             self.duplicates,
-            self.rejected_total()
+            self.rejected_total(),
+            self.rows_of_other_days
         );
         Ok(())
     }
@@ -67,6 +75,9 @@ pub struct RunReport {
     /// The error, for a failed run.
     pub error: Option<String>,
     pub settings: RunSettings,
+    /// A dated run's days as asked for, and as computed (see the notes for why they grew).
+    pub requested_days: Option<DayRange>,
+    pub days: Option<DayRange>,
     pub input_files: Vec<InputFile>,
     pub skipped_files: Vec<BadFile>,
     pub counts: RowCounts,
@@ -93,6 +104,9 @@ impl fmt::Display for RunReport {
         let bytes: u64 = self.input_files.iter().map(|file| file.bytes).sum();
         let c = &self.counts;
         writeln!(f, "run {}", self.run_id)?;
+        if let Some(days) = &self.days {
+            writeln!(f, "  days: {} to {}", days.first, days.last)?;
+        }
         writeln!(
             f,
             "  input: {} file(s), {:.1} MB",
@@ -111,6 +125,9 @@ impl fmt::Display for RunReport {
         writeln!(f, "  events sessionized:   {:>12}", c.events_sessionized)?;
         writeln!(f, "  sessions:             {:>12}", c.sessions)?;
         writeln!(f, "  late events:          {:>12}", c.late_events)?;
+        if c.rows_of_other_days > 0 {
+            writeln!(f, "  rows of other days:   {:>12}", c.rows_of_other_days)?;
+        }
         writeln!(f, "  tables written:")?;
         for table in &self.tables {
             writeln!(
@@ -126,5 +143,40 @@ impl fmt::Display for RunReport {
             writeln!(f, "  note: {note}")?;
         }
         write!(f, "  seconds: {:.2}", self.seconds)
+    }
+}
+
+/// What `run --dry-run` found: what a run would read and replace.
+#[derive(Debug, Clone, Serialize)]
+pub struct DryRun {
+    pub requested: Option<DayRange>,
+    pub days: Option<DayRange>,
+    pub notes: Vec<String>,
+    pub input_files: Vec<String>,
+    pub partitions: Vec<String>,
+}
+
+impl fmt::Display for DryRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "dry run: nothing is written")?;
+        match (&self.requested, &self.days) {
+            (Some(asked), Some(days)) => {
+                writeln!(f, "  days asked for: {} to {}", asked.first, asked.last)?;
+                writeln!(f, "  days computed:  {} to {}", days.first, days.last)?;
+            }
+            _ => writeln!(f, "  days: all the input has")?,
+        }
+        for note in &self.notes {
+            writeln!(f, "  note: {note}")?;
+        }
+        writeln!(f, "  input files read: {}", self.input_files.len())?;
+        for file in &self.input_files {
+            writeln!(f, "    {file}")?;
+        }
+        writeln!(f, "  partitions replaced: {}", self.partitions.len())?;
+        for partition in &self.partitions {
+            writeln!(f, "    {partition}")?;
+        }
+        Ok(())
     }
 }

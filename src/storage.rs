@@ -272,6 +272,29 @@ impl OutputRoot {
         Ok(())
     }
 
+    /// The output as the user named it, for messages.
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    /// How many Parquet files a folder of the output holds, at any depth.
+    pub async fn parquet_files(&self, relative: &str) -> Result<usize> {
+        let listed: Vec<_> = self
+            .store
+            .list(Some(&self.path(relative)))
+            .try_collect()
+            .await
+            .with_context(|| format!("cannot list {relative} under {}", self.display))?;
+        Ok(listed
+            .iter()
+            .filter(|o| {
+                o.location
+                    .filename()
+                    .is_some_and(|f| f.ends_with(".parquet"))
+            })
+            .count())
+    }
+
     /// The `dt=` folders under a folder of the output, sorted, and how many files they hold.
     pub async fn partitions(&self, relative: &str) -> Result<(Vec<String>, usize)> {
         let prefix = self.path(relative);

@@ -27,8 +27,14 @@ pub struct TableWrite {
     pub table: String,
     pub rows: u64,
     pub files: usize,
-    /// `dt=YYYY-MM-DD` folders written.
+    /// `dt=YYYY-MM-DD` folders written; empty for a table written whole (users).
     pub partitions: Vec<String>,
+    /// Days this run writes that have no rows in the table: their partitions hold an
+    /// empty file, so a reader sees the day as empty rather than missing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub empty_partitions: Vec<String>,
+    #[serde(skip)]
+    partitioned: bool,
 }
 
 /// A run's output on its way to the output directory.
@@ -62,30 +68,99 @@ impl Staging {
     /// Writes `frame` as the table `table`, partitioned by `dt`.
     pub async fn write_frame(&mut self, table: &str, frame: DataFrame) -> Result<&TableWrite> {
         let dir = format!("{}/{table}", self.dir);
-        let url = self.root.url_of(&dir)?;
         let schema = frame.schema().as_arrow().clone();
-        let result = frame
-            .write_parquet(
-                url.as_str(),
-                DataFrameWriteOptions::new().with_partition_by(vec![PARTITION_COLUMN.into()]),
-                Some(parquet_options()),
-            )
-            .await
-            .with_context(|| format!("writing table {table}"))?;
-        let rows = result
-            .iter()
-            .filter_map(|batch| batch.column(0).as_any().downcast_ref::<UInt64Array>())
-            .flat_map(|counts| counts.iter().flatten())
-            .sum();
+        let options = DataFrameWriteOptions::new().with_partition_by(vec![PARTITION_COLUMN.into()]);
+        let rows = self.write_parquet(table, &dir, frame, options).await?;
         let (partitions, files) = self.root.partitions(&dir).await?;
         self.written.push(TableWrite {
             table: table.to_string(),
             rows,
             files,
             partitions,
+            empty_partitions: Vec::new(),
+            partitioned: true,
         });
         self.schemas.insert(table.to_string(), Arc::new(schema));
         Ok(self.written.last().expect("just pushed"))
+    }
+
+    /// Gives each of `days` that `table` has no rows for an empty partition.
+    pub async fn fill_days(&mut self, table: &str, days: &[String]) -> Result<()> {
+        let schema = file_schema(
+            self.schemas
+                .get(table)
+                .with_context(|| format!("table {table} was not written"))?,
+        );
+        let written = self
+            .written
+            .iter_mut()
+            .find(|w| w.table == table)
+            .with_context(|| format!("table {table} was not written"))?;
+        for day in days {
+            let partition = format!("{PARTITION_COLUMN}={day}");
+            if written.partitions.contains(&partition) {
+                continue;
+            }
+            self.root
+                .put(
+                    &format!("{}/{table}/{partition}/part-0.parquet", self.dir),
+                    empty_parquet(&schema)?,
+                )
+                .await?;
+            written.files += 1;
+            written.empty_partitions.push(day.clone());
+            written.partitions.push(partition);
+        }
+        written.partitions.sort();
+        Ok(())
+    }
+
+    /// Writes `frame` as the table `table`, whole: not partitioned, replaced as one.
+    pub async fn write_whole(&mut self, table: &str, frame: DataFrame) -> Result<&TableWrite> {
+        let dir = format!("{}/{table}", self.dir);
+        let schema = frame.schema().as_arrow().clone();
+        let rows = self
+            .write_parquet(table, &dir, frame, DataFrameWriteOptions::new())
+            .await?;
+        let mut files = self.root.parquet_files(&dir).await?;
+        if files == 0 {
+            self.root
+                .put(
+                    &format!("{dir}/part-0.parquet"),
+                    empty_parquet(&Arc::new(schema))?,
+                )
+                .await?;
+            files = 1;
+        }
+        self.written.push(TableWrite {
+            table: table.to_string(),
+            rows,
+            files,
+            partitions: Vec::new(),
+            empty_partitions: Vec::new(),
+            partitioned: false,
+        });
+        Ok(self.written.last().expect("just pushed"))
+    }
+
+    /// Runs `frame` into Parquet files under `dir`; returns the rows written.
+    async fn write_parquet(
+        &self,
+        table: &str,
+        dir: &str,
+        frame: DataFrame,
+        options: DataFrameWriteOptions,
+    ) -> Result<u64> {
+        let url = self.root.url_of(dir)?;
+        let result = frame
+            .write_parquet(url.as_str(), options, Some(parquet_options()))
+            .await
+            .with_context(|| format!("writing table {table}"))?;
+        Ok(result
+            .iter()
+            .filter_map(|batch| batch.column(0).as_any().downcast_ref::<UInt64Array>())
+            .flat_map(|counts| counts.iter().flatten())
+            .sum())
     }
 
     /// Makes what was written for `table` readable under the same name, so later models
@@ -99,15 +174,7 @@ impl Staging {
             .schemas
             .get(table)
             .with_context(|| format!("table {table} was not written"))?;
-        // the files hold every column but the partition column
-        let file_schema = Arc::new(arrow::datatypes::Schema::new(
-            schema
-                .fields()
-                .iter()
-                .filter(|f| f.name() != PARTITION_COLUMN)
-                .cloned()
-                .collect::<Vec<_>>(),
-        ));
+        let file_schema = file_schema(schema);
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
             .with_schema(file_schema);
@@ -124,20 +191,47 @@ impl Staging {
     pub async fn commit(self) -> Result<Vec<TableWrite>> {
         let mut swaps = Vec::new();
         for written in &self.written {
-            for partition in &written.partitions {
-                let staged = format!("{}/{}/{partition}", self.dir, written.table);
+            let targets: Vec<String> = if written.partitioned {
+                written
+                    .partitions
+                    .iter()
+                    .map(|partition| format!("{}/{partition}", written.table))
+                    .collect()
+            } else {
+                vec![written.table.clone()]
+            };
+            for target in targets {
+                let staged = format!("{}/{target}", self.dir);
                 self.root
                     .put(
                         &format!("{staged}/{SUCCESS_FILE}"),
                         self.run_id.clone().into_bytes(),
                     )
                     .await?;
-                swaps.push(format!("{}/{partition}", written.table));
+                swaps.push(target);
             }
         }
         self.root.commit(&self.run_id, &swaps).await?;
         Ok(self.written)
     }
+}
+
+/// The columns a table's files hold: all but the partition column, which is the folder.
+fn file_schema(schema: &SchemaRef) -> SchemaRef {
+    Arc::new(arrow::datatypes::Schema::new(
+        schema
+            .fields()
+            .iter()
+            .filter(|f| f.name() != PARTITION_COLUMN)
+            .cloned()
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// A Parquet file with the columns and no rows.
+fn empty_parquet(schema: &SchemaRef) -> Result<Vec<u8>> {
+    let writer = parquet::arrow::ArrowWriter::try_new(Vec::new(), schema.clone(), None)?;
+    Ok(writer.into_inner()?)
 }
 
 fn parquet_options() -> TableParquetOptions {
