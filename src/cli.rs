@@ -142,6 +142,13 @@ pub struct GenerateArgs {
     /// Directory to write into.
     #[arg(long)]
     pub output: PathBuf,
+    /// Share of events delivered one to three days late, in a later day's folder
+    /// (`late.parquet`), like 0.02.
+    #[arg(long, default_value_t = 0.0)]
+    pub late_share: f64,
+    /// Bots to add: users with an event every few minutes over every day.
+    #[arg(long, default_value_t = 0)]
+    pub bots: u32,
 }
 
 impl From<RunArgs> for RunOverrides {
@@ -163,6 +170,8 @@ impl From<GenerateArgs> for GenerateOptions {
             seed: args.seed,
             start: args.start,
             output: args.output,
+            late_share: args.late_share,
+            bots: args.bots,
         }
     }
 }

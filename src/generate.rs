@@ -6,9 +6,12 @@
 //! and sub-second gaps and ties, sessions that cross midnight (their later events land in the
 //! next day's folder), UTM-tagged landing URLs and external referrers, several devices and
 //! countries, purchases with revenue, duplicated deliveries and rows with no user.
+//! On request, also what incremental runs must get right: events delivered days late
+//! (`--late-share`), and bots active without a pause for days (`--bots`).
 //!
 //! Events are written one file per event day, `<output>/dt=YYYY-MM-DD/events.parquet`, and
 //! within a file in generation order (by session, not by time), as trackers deliver them.
+//! Late events go to `<output>/dt=<delivery day>/late.parquet`, one to three days later.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,6 +34,10 @@ pub struct GenerateOptions {
     /// First day, YYYY-MM-DD (UTC).
     pub start: String,
     pub output: PathBuf,
+    /// The share of events delivered one to three days after their day.
+    pub late_share: f64,
+    /// Users that send an event every few minutes, day and night, over every day.
+    pub bots: u32,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -39,14 +46,16 @@ pub struct GenerateSummary {
     pub rows: u64,
     pub duplicates: u64,
     pub null_users: u64,
+    pub late: u64,
+    pub bot_events: u64,
 }
 
 impl fmt::Display for GenerateSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "wrote {} rows in {} file(s): {} duplicated deliveries, {} rows without a user",
-            self.rows, self.files, self.duplicates, self.null_users
+            "wrote {} rows in {} file(s): {} duplicated deliveries, {} rows without a user, {} delivered late, {} from bots",
+            self.rows, self.files, self.duplicates, self.null_users, self.late, self.bot_events
         )
     }
 }
@@ -184,6 +193,9 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateSummary> {
     if options.days == 0 {
         bail!("--days must be at least 1");
     }
+    if !(0.0..1.0).contains(&options.late_share) {
+        bail!("--late-share must be at least 0 and less than 1");
+    }
     let start_us = start_day
         .and_hms_opt(0, 0, 0)
         .expect("midnight exists")
@@ -197,6 +209,11 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateSummary> {
     let per_day = options.events.div_ceil(u64::from(options.days));
     let mut summary = GenerateSummary::default();
     let mut pending: BTreeMap<i64, Vec<Event>> = BTreeMap::new();
+    // late deliveries, by the day they are delivered on; drawn from their own sequence so
+    // that the other events are the same with or without them
+    let mut late: BTreeMap<i64, Vec<Event>> = BTreeMap::new();
+    let mut late_random = Random(options.seed ^ 0x1A7E_0000_0000_0001);
+    add_bots(options, start_us, &mut pending, &mut summary);
     let mut next_event = 0u64;
 
     for day in 0..i64::from(options.days) {
@@ -255,7 +272,13 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateSummary> {
                     revenue,
                 };
                 let event_day = (event.time_us - start_us).div_euclid(MICROS_PER_DAY);
-                let bucket = pending.entry(event_day).or_default();
+                let bucket = if options.late_share > 0.0 && late_random.chance(options.late_share) {
+                    summary.late += 1;
+                    late.entry(event_day + 1 + late_random.below(3) as i64)
+                        .or_default()
+                } else {
+                    pending.entry(event_day).or_default()
+                };
                 if random.chance(0.01) {
                     bucket.push(event.clone());
                     summary.duplicates += 1;
@@ -278,7 +301,47 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateSummary> {
         summary.rows += write_day(options, start_day, d, &events)?;
         summary.files += 1;
     }
+    for (d, events) in late {
+        summary.rows += write_file(options, start_day, d, "late.parquet", &events)?;
+        summary.files += 1;
+    }
     Ok(summary)
+}
+
+/// Bots: one event every one to twenty minutes, never a pause long enough to end a
+/// session, from the first day's start to the last day's end.
+fn add_bots(
+    options: &GenerateOptions,
+    start_us: i64,
+    pending: &mut BTreeMap<i64, Vec<Event>>,
+    summary: &mut GenerateSummary,
+) {
+    let end_us = start_us + i64::from(options.days) * MICROS_PER_DAY;
+    for bot in 0..options.bots {
+        let mut random = Random(options.seed ^ 0xB07 ^ (u64::from(bot) << 32));
+        let mut time = start_us + random.below(3_600) as i64 * MICROS_PER_SECOND;
+        let mut n = 0u64;
+        while time < end_us {
+            let page = *random.pick(PAGES);
+            let event = Event {
+                event_id: format!("{:08x}-bot{bot:03}-{n:09}", options.seed),
+                user_id: Some(format!("bot{bot:04}")),
+                time_us: time,
+                name: "page_view",
+                page_url: format!("{SITE}{page}"),
+                referrer: None,
+                device: "desktop",
+                user_agent: "Mozilla/5.0 (compatible; ExampleBot/1.0)",
+                country: "US",
+                revenue: None,
+            };
+            let day = (time - start_us).div_euclid(MICROS_PER_DAY);
+            pending.entry(day).or_default().push(event);
+            summary.bot_events += 1;
+            n += 1;
+            time += (60 + random.below(19 * 60) as i64) * MICROS_PER_SECOND;
+        }
+    }
 }
 
 fn schema() -> Arc<Schema> {
@@ -306,12 +369,22 @@ fn write_day(
     day: i64,
     events: &[Event],
 ) -> Result<u64> {
+    write_file(options, start_day, day, "events.parquet", events)
+}
+
+fn write_file(
+    options: &GenerateOptions,
+    start_day: chrono::NaiveDate,
+    day: i64,
+    name: &str,
+    events: &[Event],
+) -> Result<u64> {
     let date = start_day + chrono::Duration::days(day);
     let dir = options
         .output
         .join(format!("dt={}", date.format("%Y-%m-%d")));
     std::fs::create_dir_all(&dir)?;
-    let path = dir.join("events.parquet");
+    let path = dir.join(name);
     let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
     let properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))

@@ -85,8 +85,9 @@ async fn listing(
     table: &str,
     partitioned: bool,
 ) -> Result<Arc<ListingTable>> {
-    let mut options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    // the session's Parquet options: strings stay Utf8, as the models expect
+    let format = ParquetFormat::default().with_options(ctx.state().table_options().parquet.clone());
+    let mut options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
     if partitioned {
         options =
             options.with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Utf8)]);

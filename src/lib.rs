@@ -88,6 +88,8 @@ impl RunClock {
 pub async fn run(settings: &RunSettings, options: &RunOptions) -> Result<RunReport> {
     let started = Instant::now();
     let clock = RunClock::start(settings)?;
+    // bad days are the user's to fix before anything is touched
+    let requested_days = scope::requested_days(&options.days, clock.today)?;
     let stores = engine::context()?;
     storage::register_stores(&stores, settings)?;
     let root = OutputRoot::new(&settings.output, &stores)?;
@@ -106,7 +108,7 @@ pub async fn run(settings: &RunSettings, options: &RunOptions) -> Result<RunRepo
         exit_code: exit::FAILURE,
         error: None,
         settings: settings.clone(),
-        requested_days: scope::requested_days(&options.days, clock.today)?,
+        requested_days,
         days: None,
         input_files: Vec::new(),
         skipped_files: Vec::new(),
@@ -163,6 +165,7 @@ pub async fn run(settings: &RunSettings, options: &RunOptions) -> Result<RunRepo
 /// `--dry-run`: what a run would read and replace, found without writing anything.
 pub async fn dry_run(settings: &RunSettings, options: &RunOptions) -> Result<DryRun> {
     let clock = RunClock::start(settings)?;
+    scope::requested_days(&options.days, clock.today)?;
     let ctx = engine::context()?;
     storage::register_stores(&ctx, settings)?;
     let root = OutputRoot::new(&settings.output, &ctx)?;
@@ -388,7 +391,14 @@ async fn compute_once(
         .await?;
     let days = match window.days {
         Some(_) => window.day_labels(),
-        None => days_between(&written.partitions)?,
+        None => {
+            let folders = input.files.iter().filter_map(|f| f.input_day.as_deref());
+            let sessions = written
+                .partitions
+                .iter()
+                .filter_map(|p| p.strip_prefix("dt="));
+            days_between(folders.chain(sessions))?
+        }
     };
     staging.fill_days(models::SESSIONS_TABLE, &days).await?;
     staging
@@ -440,14 +450,11 @@ async fn compute_once(
     Ok((counts, tables, notes))
 }
 
-/// Every day from the first to the last of `partitions` (`dt=…`), so a full run gives a day
-/// without events the same empty partitions a dated run would.
-fn days_between(partitions: &[String]) -> Result<Vec<String>> {
-    let days: Vec<chrono::NaiveDate> = partitions
-        .iter()
-        .filter_map(|p| p.strip_prefix("dt="))
-        .map(|d| d.parse())
-        .collect::<Result<_, _>>()?;
+/// Every day from the first to the last of `days` (the input's dt= folders and the days of
+/// the sessions), so a full run gives a day without sessions the same empty partitions a
+/// dated run would.
+fn days_between<'a>(days: impl Iterator<Item = &'a str>) -> Result<Vec<String>> {
+    let days: Vec<chrono::NaiveDate> = days.map(|d| d.parse()).collect::<Result<_, _>>()?;
     let (Some(first), Some(last)) = (days.iter().min(), days.iter().max()) else {
         return Ok(Vec::new());
     };

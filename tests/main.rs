@@ -10,6 +10,7 @@ mod cli;
 mod ecommerce;
 mod event_time_types;
 mod hand_cases;
+mod incremental;
 mod output_schema;
 mod reference;
 mod s3;

@@ -94,7 +94,10 @@ impl Work {
             outcome.stdout,
             outcome.stderr
         );
-        let help = args.iter().any(|arg| matches!(*arg, "--help" | "-h"));
+        // help and dry runs write no report
+        let help = args
+            .iter()
+            .any(|arg| matches!(*arg, "--help" | "-h" | "--dry-run"));
         if args.first() == Some(&"run") && !help {
             let output = output_arg(args)
                 .unwrap_or_else(|| panic!("sessionize {args:?}: the tests always pass --output"));
