@@ -386,19 +386,15 @@ async fn compute_once(
     // written
     let mut staging = Staging::create(root.clone(), &clock.run_id)?;
     let sessions = ctx.table(models::SESSIONS_OUTPUT_MODEL).await?;
-    let written = staging
+    staging
         .write_frame(models::SESSIONS_TABLE, sessions)
         .await?;
     let days = match window.days {
         Some(_) => window.day_labels(),
-        None => {
-            let folders = input.files.iter().filter_map(|f| f.input_day.as_deref());
-            let sessions = written
-                .partitions
-                .iter()
-                .filter_map(|p| p.strip_prefix("dt="));
-            days_between(folders.chain(sessions))?
-        }
+        // a full run: the days of the input's dt= folders, and any day between them (the
+        // days of the data itself may be far apart: an event of 1985 is no reason to write
+        // every day since)
+        None => days_between(input.files.iter().filter_map(|f| f.input_day.as_deref()))?,
     };
     staging.fill_days(models::SESSIONS_TABLE, &days).await?;
     staging
@@ -450,9 +446,8 @@ async fn compute_once(
     Ok((counts, tables, notes))
 }
 
-/// Every day from the first to the last of `days` (the input's dt= folders and the days of
-/// the sessions), so a full run gives a day without sessions the same empty partitions a
-/// dated run would.
+/// Every day from the first to the last of `days`, so a full run gives a day without
+/// sessions the same empty partitions a dated run would.
 fn days_between<'a>(days: impl Iterator<Item = &'a str>) -> Result<Vec<String>> {
     let days: Vec<chrono::NaiveDate> = days.map(|d| d.parse()).collect::<Result<_, _>>()?;
     let (Some(first), Some(last)) = (days.iter().min(), days.iter().max()) else {
