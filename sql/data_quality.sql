@@ -1,7 +1,8 @@
 -- data_quality: what this run read, dropped and found, per day, to chart in a BI tool.
 -- Grain: one row per (run_id, dt).
--- Inputs: stg_events, ranked_copies, rejects and sessions (as written by this run),
---         run_days (every day this run writes, so a day without events has a row of zeros).
+-- Inputs: stg_events, ranked_copies, rejects, sessions and bot_sessions (as written by this
+--         run), run_days (every day this run writes, so a day without events has a row of
+--         zeros).
 -- Parameters: $run_id, $first_day and $last_day (the days this run writes).
 -- Rows are counted on their row_day (the day of their event_time when it is plausible);
 -- sessions on the day they started.
@@ -45,21 +46,31 @@ sessions_by_day as (
     group by 1
 ),
 
+bots_by_day as (
+    select dt, count(*) as bot_sessions, sum(event_count) as bot_events
+    from bot_sessions
+    where dt between $first_day and $last_day
+    group by 1
+),
+
 -- step 1: every count on its day, zero where a day has none
 counts as (
     select dt, rows_read, late_events, 0 as duplicates, 0 as rejected_rows, 0 as sessions,
-        0 as events_sessionized, 0 as unknown_source_sessions, 0 as unknown_device_sessions
+        0 as events_sessionized, 0 as unknown_source_sessions, 0 as unknown_device_sessions,
+        0 as bot_sessions, 0 as bot_events
     from rows_by_day
     union all
-    select dt, 0, 0, duplicates, 0, 0, 0, 0, 0 from duplicates_by_day
+    select dt, 0, 0, duplicates, 0, 0, 0, 0, 0, 0, 0 from duplicates_by_day
     union all
-    select dt, 0, 0, 0, rejected_rows, 0, 0, 0, 0 from rejects_by_day
+    select dt, 0, 0, 0, rejected_rows, 0, 0, 0, 0, 0, 0 from rejects_by_day
     union all
     select dt, 0, 0, 0, 0, sessions, events_sessionized, unknown_source_sessions,
-        unknown_device_sessions
+        unknown_device_sessions, 0, 0
     from sessions_by_day
     union all
-    select dt, 0, 0, 0, 0, 0, 0, 0, 0 from run_days
+    select dt, 0, 0, 0, 0, 0, 0, 0, 0, bot_sessions, bot_events from bots_by_day
+    union all
+    select dt, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 from run_days
 ),
 
 daily as (
@@ -72,7 +83,9 @@ daily as (
         sum(sessions) as sessions,
         sum(events_sessionized) as events_sessionized,
         sum(unknown_source_sessions) as unknown_source_sessions,
-        sum(unknown_device_sessions) as unknown_device_sessions
+        sum(unknown_device_sessions) as unknown_device_sessions,
+        sum(bot_sessions) as bot_sessions,
+        sum(bot_events) as bot_events
     from counts
     group by dt
 ),
@@ -89,6 +102,8 @@ final as (
         events_sessionized,
         unknown_source_sessions,
         unknown_device_sessions,
+        bot_sessions,
+        bot_events,
         case when sessions > 0 then cast(unknown_source_sessions as double) / sessions end
             as unknown_source_share,
         case when sessions > 0 then cast(unknown_device_sessions as double) / sessions end

@@ -10,11 +10,13 @@ with
 session_rows as (
     select
         dt,
+        coalesce(channel, 'Unassigned') as channel,
         coalesce(source, '(not set)') as source,
         coalesce(medium, '(not set)') as medium,
         coalesce(device, '(not set)') as device,
         -- a session without a page view has no landing page
         coalesce(landing_page, '(not set)') as landing_page,
+        coalesce(country, '(not set)') as country,
         user_id,
         is_new_user,
         page_view_count,
@@ -31,10 +33,12 @@ session_rows as (
 totals as (
     select
         dt,
+        channel,
         source,
         medium,
         device,
         landing_page,
+        country,
         count(*) as sessions,
         count(distinct user_id) as users,
         sum(case when is_new_user then 1 else 0 end) as new_users,
@@ -48,14 +52,17 @@ totals as (
         sum(case when conversion_count > 0 then 1 else 0 end) as converted_sessions,
         cast(sum(cast(revenue as decimal(38, 9))) as double) as revenue
     from session_rows
-    group by grouping sets ((dt), (dt, source, medium), (dt, device), (dt, landing_page))
+    group by grouping sets (
+        (dt), (dt, channel, source, medium), (dt, device), (dt, landing_page), (dt, country)
+    )
 ),
 
 -- step 2: the days without sessions
 empty_days as (
     select
-        dt, cast(null as varchar) as source, cast(null as varchar) as medium,
-        cast(null as varchar) as device, cast(null as varchar) as landing_page,
+        dt, cast(null as varchar) as channel, cast(null as varchar) as source,
+        cast(null as varchar) as medium, cast(null as varchar) as device,
+        cast(null as varchar) as landing_page, cast(null as varchar) as country,
         0 as sessions, 0 as users, 0 as new_users, 0 as page_views, 0 as events,
         0.0 as total_duration_s, 0 as bounces, 0 as engaged_sessions, 0 as conversions,
         0 as converted_sessions, 0.0 as revenue
@@ -70,13 +77,16 @@ final as (
             when source is not null then 'source'
             when device is not null then 'device'
             when landing_page is not null then 'landing_page'
+            when country is not null then 'country'
             else 'daily'
         end as grouping_set,
         dt,
+        channel,
         source,
         medium,
         device,
         landing_page,
+        country,
         sessions,
         users,
         new_users,

@@ -2,6 +2,6 @@
 -- Grain: one row per (dt, device).
 -- Inputs: metrics_base.
 
-select * exclude (grouping_set, source, medium, landing_page)
+select * exclude (grouping_set, source, medium, landing_page, channel, country)
 from metrics_base
 where grouping_set = 'device'

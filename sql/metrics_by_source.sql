@@ -1,7 +1,8 @@
--- metrics_by_source: session measures per (dt, source, medium).
--- Grain: one row per (dt, source, medium).
+-- metrics_by_source: session measures per (dt, channel, source, medium).
+-- Grain: one row per (dt, channel, source, medium): a (source, medium) has one channel
+-- unless campaigns differ.
 -- Inputs: metrics_base.
 
-select * exclude (grouping_set, device, landing_page)
+select * exclude (grouping_set, device, landing_page, country)
 from metrics_base
 where grouping_set = 'source'

@@ -6,7 +6,10 @@
 --             $new_session_on_equal_gap (true: a gap exactly equal to the timeout starts a
 --             new session, as in Beam; false: it does not, as in Spark, Flink and Segment),
 --             $days_start_us and $read_end_us (this run's days start, and where the events
---             read to complete their last sessions end; unbounded for a full run).
+--             read to complete their last sessions end; unbounded for a full run),
+--             $split_at_midnight and $split_on_campaign (the `universal` preset: Universal
+--             Analytics also started a session at midnight in the reporting time zone and
+--             when an event brought another campaign or source).
 -- A user's events start at the session an earlier run may have left open (session_anchors),
 -- else at the start of this run's days: the first event read is always a session's first,
 -- so `session_index` (1, 2, … per user) needs nothing from before it.
@@ -31,16 +34,63 @@ in_window as (
         and arrow_cast(events.event_time, 'Int64') < $read_end_us
 ),
 
--- step 2: one pass in event order per user: a new session after the timeout, or once the
--- session would reach the maximum duration
+-- step 2 (universal preset only): the campaign an event brings, if any: its UTM values,
+-- else another site as referrer; NULL for an event that brings none
+campaigns as (
+    select
+        *,
+        case when $split_on_campaign then
+            case
+                when coalesce(utm_source, utm_medium, utm_campaign) is not null
+                    then concat_ws(chr(31), utm_source, utm_medium, utm_campaign)
+                when page_url like '%utm\_%' then concat_ws(
+                    chr(31),
+                    regexp_replace(page_url, '^[^?#]*\?([^#]*&)?utm_source=([^&#]*).*$|^.*$', '\2'),
+                    regexp_replace(page_url, '^[^?#]*\?([^#]*&)?utm_medium=([^&#]*).*$|^.*$', '\2'),
+                    regexp_replace(page_url, '^[^?#]*\?([^#]*&)?utm_campaign=([^&#]*).*$|^.*$', '\2')
+                )
+                when regexp_like(referrer, '^([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]')
+                    and lower(regexp_replace(referrer, '^([A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#@]*@)?([^/?#:]*).*$', '\3'))
+                        <> lower(regexp_replace(coalesce(page_url, ''), '^([A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#@]*@)?([^/?#:]*).*$|^.*$', '\3'))
+                    then lower(regexp_replace(referrer, '^([A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#@]*@)?([^/?#:]*).*$', '\3'))
+            end
+        end as campaign_key
+    from in_window
+),
+
+-- step 3 (universal preset only): does this event open a session whatever the gap? At a
+-- new day in the reporting time zone, or with a campaign other than the last one seen
+forced_starts as (
+    select
+        *,
+        ($split_at_midnight and event_day <> lag(event_day) over (
+            partition by user_id
+            order by event_time, event_key
+        ))
+        or ($split_on_campaign and campaign_key is not null
+            and campaign_key is distinct from lag(campaign_key) ignore nulls over (
+                partition by user_id
+                order by event_time, event_key
+            )) as is_forced_start
+    from campaigns
+),
+
+-- step 4: one pass in event order per user: a new session after the timeout, once the
+-- session would reach the maximum duration, or where step 3 says so
 indexed as (
     select
-        * exclude (event_us),
-        session_index(event_us, $timeout_us, $max_duration_us, $new_session_on_equal_gap) over (
+        * exclude (event_us, campaign_key, is_forced_start),
+        session_index(
+            event_us,
+            $timeout_us,
+            $max_duration_us,
+            $new_session_on_equal_gap,
+            coalesce(is_forced_start, false)
+        ) over (
             partition by user_id
             order by event_time, event_key
         ) as session_index
-    from in_window
+    from forced_starts
 ),
 
 final as (

@@ -1,7 +1,13 @@
 -- sessions: one row per session.
 -- Grain: one row per (user_id, session_number).
 -- Inputs: sessionized_events, sessions_before.
--- Parameters: $days_end_us (sessions that start after this run's days belong to a later run).
+-- Parameters: $days_end_us (sessions that start after this run's days belong to a later run),
+--             $engagement_threshold_us (GA4: 10 s); $strip_trailing_slash, $lowercase_pages,
+--             $keep_query and $kept_query_pattern (how a URL becomes a page: the query
+--             parameters named in the pattern, an alternation, are kept in URL order).
+-- Leaves the raw attribution (source, medium, campaign) and the internal columns
+-- first_event_url, referrer_host, has_utm, user_agent and page_paths to session_sources and
+-- classified_sessions, which normalise them.
 -- Timestamps arrive in the reporting time zone (so `dt` is the local day the session
 -- started) and leave as UTC microseconds, which every BI reader accepts.
 -- session_number counts the user's sessions over their whole history, across runs.
@@ -10,6 +16,47 @@ with
 
 events as (
     select * from sessionized_events
+),
+
+-- a page view's page: its URL path (no scheme, host, query or fragment; empty is '/'),
+-- normalised as [landing_pages] says, with the query parameters it lists kept
+page_parts as (
+    select
+        *,
+        case when is_page_view and page_url is not null then
+            coalesce(nullif(regexp_replace(
+                case when $lowercase_pages then lower(page_url) else page_url end,
+                case
+                    when $strip_trailing_slash
+                        then '^(([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]*)?([^?#]*?)/*([?#].*)?$'
+                    else '^(([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]*)?([^?#]*)(.*)$'
+                end,
+                '\3'
+            ), ''), '/')
+        end as bare_path,
+        -- each kept pair becomes '&pair', every other pair '&'; then the '&'s are collapsed
+        case when $keep_query and is_page_view and page_url like '%?%' then
+            trim(both '&' from regexp_replace(
+                regexp_replace(
+                    regexp_replace(page_url, '^[^?#]*\?([^#]*).*$|^.*$', '\1'),
+                    concat('&?((?:', $kept_query_pattern, ')=[^&]*)|&?[^&]+'),
+                    '&\1',
+                    'g'
+                ),
+                '&+', '&', 'g'
+            ))
+        end as kept_query
+    from events
+),
+
+paged as (
+    select
+        *,
+        case
+            when coalesce(kept_query, '') = '' then bare_path
+            else concat(bare_path, '?', kept_query)
+        end as page_path
+    from page_parts
 ),
 
 -- step 1: collapse each session, taking first and last values in event order
@@ -21,10 +68,15 @@ collapsed as (
         max(event_time) as session_end,
         count(*) as event_count,
         count(*) filter (where is_page_view) as page_view_count,
-        first_value(page_url order by event_time, event_key)
-            filter (where is_page_view) as landing_url,
-        last_value(page_url order by event_time, event_key)
-            filter (where is_page_view) as exit_url,
+        first_value(page_path order by event_time, event_key)
+            filter (where is_page_view) as landing_page,
+        last_value(page_path order by event_time, event_key)
+            filter (where is_page_view) as exit_page,
+        -- every page viewed, for the exit rates; in no order, as only counts are read (an
+        -- ordered array_agg costs a third more time on the whole run)
+        array_agg(page_path) filter (where is_page_view) as page_paths,
+        first_value(user_agent order by event_time, event_key)
+            filter (where user_agent is not null) as user_agent,
         first_value(page_url order by event_time, event_key) as first_event_url,
         first_value(referrer order by event_time, event_key) as referrer,
         first_value(utm_source order by event_time, event_key) as first_utm_source,
@@ -37,7 +89,7 @@ collapsed as (
         count(*) filter (where is_conversion) as conversion_count,
         -- summed as decimals: a float sum depends on the order rows arrive in
         cast(coalesce(sum(cast(revenue as decimal(38, 9))), 0) as double) as revenue
-    from events
+    from paged
     group by user_id, session_index
 ),
 
@@ -79,18 +131,7 @@ url_parts as (
         coalesce(
             nullif(trim(first_utm_campaign), ''),
             nullif(regexp_replace(first_event_url, '^[^?#]*\?([^#]*&)?utm_campaign=([^&#]*).*$|^.*$', '\2'), '')
-        ) as utm_campaign,
-        -- a page path: no scheme, host, query or fragment; an empty path is '/'
-        case
-            when landing_url is not null then coalesce(nullif(regexp_replace(
-                landing_url, '^(([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]*)?([^?#]*).*$', '\3'
-            ), ''), '/')
-        end as landing_page,
-        case
-            when exit_url is not null then coalesce(nullif(regexp_replace(
-                exit_url, '^(([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]*)?([^?#]*).*$', '\3'
-            ), ''), '/')
-        end as exit_page
+        ) as utm_campaign
     from numbered
 ),
 
@@ -139,13 +180,19 @@ final as (
         country,
         page_view_count <= 1 as is_bounce,
         cast(arrow_cast(session_end, 'Int64') - arrow_cast(session_start, 'Int64') as double)
-            >= 10000000.0
+            >= cast($engagement_threshold_us as double)
             or page_view_count >= 2
             or conversion_count > 0 as is_engaged,
         conversion_count,
         revenue,
         session_number = 1 as is_new_user,
-        cast(cast(to_local_time(session_start) as date) as varchar) as dt
+        cast(cast(to_local_time(session_start) as date) as varchar) as dt,
+        -- internal: for session_sources and classified_sessions
+        first_event_url,
+        referrer_host,
+        has_utm,
+        user_agent,
+        page_paths
     from attributed
 )
 

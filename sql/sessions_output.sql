@@ -1,6 +1,7 @@
 -- sessions_output: the sessions table as this run writes it.
 -- Grain: one row per (user_id, session_number), for every day this run writes.
--- Inputs: sessions (this run's sessions), prior_sessions (the table as earlier runs left it),
+-- Inputs: reported_sessions (this run's sessions, bots left out unless include_bots),
+--         prior_sessions (the table as earlier runs left it),
 --         session_anchors.
 -- Parameters: $first_day.
 -- A session an earlier run left open is written again in its own (earlier) day, so that
@@ -10,7 +11,7 @@
 with
 
 touched_earlier_days as (
-    select distinct dt from sessions where dt < $first_day
+    select distinct dt from reported_sessions where dt < $first_day
     union
     select distinct anchor_dt as dt from session_anchors
 ),
@@ -28,7 +29,7 @@ kept_sessions as (
 ),
 
 final as (
-    select * from sessions
+    select * from reported_sessions
     union all by name
     select * from kept_sessions
 )

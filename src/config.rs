@@ -44,6 +44,46 @@ pub struct ConfigFile {
     pub sessions: SessionsSection,
     #[serde(default)]
     pub s3: S3Section,
+    #[serde(default)]
+    pub channels: ChannelsSection,
+    #[serde(default)]
+    pub landing_pages: LandingPagesSection,
+}
+
+/// How sessions are grouped into channels (GA4's default channel group).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsSection {
+    /// A CSV file `source,source_category` replacing the built-in GA4 list.
+    pub source_categories: Option<String>,
+    /// The user's own rules, tried in order before GA4's.
+    #[serde(default)]
+    pub rules: Vec<ChannelRule>,
+}
+
+/// One rule: every condition given must hold (compared lower-case, after normalisation).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelRule {
+    pub source: Option<String>,
+    pub medium: Option<String>,
+    pub campaign: Option<String>,
+    pub channel: String,
+}
+
+/// How a URL becomes a landing or exit page.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LandingPagesSection {
+    /// "/pricing/" and "/pricing" are one page.
+    #[serde(default)]
+    pub strip_trailing_slash: bool,
+    /// "/Pricing" and "/pricing" are one page.
+    #[serde(default)]
+    pub lowercase: bool,
+    /// Query parameters kept in the page (in the URL's order); all others are dropped.
+    #[serde(default)]
+    pub keep_query_parameters: Vec<String>,
 }
 
 /// S3 (or an S3-compatible store). Credentials never go here: they come from the usual
@@ -85,6 +125,12 @@ pub struct SessionsSection {
     pub page_view_events: Option<Vec<String>>,
     pub conversion_events: Option<Vec<String>>,
     pub timezone: Option<String>,
+    /// "ga4" (inactivity only) or "universal" (also midnight and a change of campaign).
+    pub preset: Option<String>,
+    /// A session this long or longer is engaged (GA4: 10 s).
+    pub engagement_threshold: Option<String>,
+    /// Keep sessions of known bots and crawlers in `sessions` and the metrics.
+    pub include_bots: Option<bool>,
 }
 
 /// What the user typed on the command line for `run`, before validation.
@@ -104,6 +150,17 @@ pub struct ColumnSource {
     /// Named in the config file: then it must exist, a typo is not silently a NULL column.
     pub explicit: bool,
     pub required: bool,
+}
+
+/// Which events start a new session, beyond the inactivity timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SplitPreset {
+    /// GA4: inactivity only.
+    Ga4,
+    /// Universal Analytics: also at midnight (reporting time zone) and when the campaign or
+    /// source changes mid-session.
+    Universal,
 }
 
 /// How a gap exactly equal to the timeout is treated.
@@ -127,6 +184,18 @@ pub struct SessionRules {
     pub conversion_events: Vec<String>,
     /// IANA name or fixed offset; decides the day (`dt`) a session belongs to.
     pub timezone: String,
+    pub preset: SplitPreset,
+    #[serde(serialize_with = "as_text")]
+    pub engagement_threshold: Duration,
+    pub include_bots: bool,
+}
+
+/// Channel grouping beyond GA4's defaults.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelSettings {
+    /// The user's source-category CSV, if any (else the built-in GA4 list).
+    pub source_categories: Option<String>,
+    pub rules: Vec<ChannelRule>,
 }
 
 /// What makes an input row unusable, beyond missing keys.
@@ -159,6 +228,8 @@ pub struct RunSettings {
     pub sessions: SessionRules,
     pub validity: Validity,
     pub s3: S3Settings,
+    pub channels: ChannelSettings,
+    pub landing_pages: LandingPagesSection,
 }
 
 fn as_text<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -280,6 +351,30 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
         ));
     }
 
+    let preset = match s.preset.as_deref() {
+        None | Some("ga4") => SplitPreset::Ga4,
+        Some("universal") => SplitPreset::Universal,
+        Some(other) => {
+            return Err(bad(
+                "sessions.preset",
+                format!("{other:?} is not one of \"ga4\", \"universal\""),
+            ));
+        }
+    };
+    let engagement_threshold = parse_duration(s.engagement_threshold.as_deref().unwrap_or("10s"))
+        .map_err(|m| bad("sessions.engagement_threshold", m))?;
+    for (i, rule) in file.channels.rules.iter().enumerate() {
+        if rule.channel.trim().is_empty() {
+            return Err(bad(&format!("channels.rules[{i}].channel"), "empty".into()));
+        }
+        if rule.source.is_none() && rule.medium.is_none() && rule.campaign.is_none() {
+            return Err(bad(
+                &format!("channels.rules[{i}]"),
+                "a rule needs at least one of source, medium, campaign".into(),
+            ));
+        }
+    }
+
     let earliest_text = file
         .input
         .earliest_event_time
@@ -312,6 +407,11 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
         output,
         columns,
         s3,
+        channels: ChannelSettings {
+            source_categories: file.channels.source_categories.clone(),
+            rules: file.channels.rules.clone(),
+        },
+        landing_pages: file.landing_pages.clone(),
         validity: Validity {
             earliest_event_us,
             future_tolerance,
@@ -330,6 +430,9 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
                 .clone()
                 .unwrap_or_else(|| vec!["purchase".to_string()]),
             timezone,
+            preset,
+            engagement_threshold,
+            include_bots: s.include_bots.unwrap_or(false),
         },
     })
 }

@@ -8,6 +8,7 @@
 //! every input row is accounted for → move every written partition into place → write the
 //! run report.
 
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod engine;
@@ -20,6 +21,7 @@ pub mod report;
 pub mod scope;
 pub mod session_window;
 pub mod storage;
+pub mod user_agents;
 pub mod write;
 
 use std::time::{Duration, Instant};
@@ -368,11 +370,18 @@ async fn compute_once(
     let facts = run_facts(clock, input, window)?;
     let parameters = models::Parameters::new(settings, &facts);
     models::register_event_lists(ctx, &settings.sessions)?;
+    channels::register(ctx, &settings.channels)?;
+    register_user_agents(ctx).await?;
     let continues = history::register(ctx, root, window).await?;
     models::register(ctx, models::SESSION_MODELS, &parameters).await?;
+    // sessionized once, in memory: a view read twice would be computed twice
+    let sessions = ctx.table(models::SESSIONS_MODEL).await?.cache().await?;
+    ctx.deregister_table(models::SESSIONS_MODEL)?;
+    ctx.register_table(models::SESSIONS_MODEL, sessions.into_view())?;
+    models::register(ctx, models::CLASSIFY_MODELS, &parameters).await?;
     if !continues {
         let schema = ctx
-            .table(models::SESSIONS_TABLE)
+            .table(models::REPORTED_SESSIONS_MODEL)
             .await?
             .schema()
             .inner()
@@ -382,8 +391,8 @@ async fn compute_once(
     models::register(ctx, models::SESSIONS_OUTPUT_MODELS, &parameters).await?;
     models::register(ctx, models::ELSEWHERE_MODELS, &parameters).await?;
 
-    // write: sessions and rejects first; the users, metrics and counts then read what was
-    // written
+    // write: sessions, bot sessions and rejects first; the users, metrics and counts then
+    // read what was written
     let mut staging = Staging::create(root.clone(), &clock.run_id)?;
     let sessions = ctx.table(models::SESSIONS_OUTPUT_MODEL).await?;
     staging
@@ -399,6 +408,11 @@ async fn compute_once(
     staging.fill_days(models::SESSIONS_TABLE, &days).await?;
     staging
         .register_written(ctx, models::SESSIONS_TABLE)
+        .await?;
+    staging.write(ctx, models::BOT_SESSIONS_TABLE).await?;
+    staging.fill_days(models::BOT_SESSIONS_TABLE, &days).await?;
+    staging
+        .register_written(ctx, models::BOT_SESSIONS_TABLE)
         .await?;
     models::register_days(ctx, &days)?;
     models::register(ctx, models::USER_MODELS, &parameters).await?;
@@ -477,6 +491,28 @@ fn strings(batches: &[arrow::array::RecordBatch]) -> Vec<String> {
     values
 }
 
+/// Parses each distinct user agent of the input once, into the `user_agent_lookup` table.
+async fn register_user_agents(ctx: &SessionContext) -> Result<()> {
+    let distinct = ctx
+        .table(events::INPUT_VIEW)
+        .await?
+        .select(vec![col("user_agent")])?
+        .filter(col("user_agent").is_not_null())?
+        .distinct()?
+        .collect()
+        .await?;
+    let mut user_agents: Vec<String> = Vec::new();
+    for batch in &distinct {
+        let column = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
+        user_agents.extend(column.as_string::<i32>().iter().flatten().map(String::from));
+    }
+    ctx.register_batch(
+        "user_agent_lookup",
+        user_agents::lookup_table(&user_agents)?,
+    )?;
+    Ok(())
+}
+
 /// After a failed attempt: the first input file whose data does not decode, if any.
 async fn find_unreadable_file(
     ctx: &SessionContext,
@@ -514,6 +550,20 @@ async fn count_rows(ctx: &SessionContext, input: &events::Input, dated: bool) ->
         .await?;
     counts.sessions = int_at(sessions[0].column(0), 0);
     counts.events_sessionized = int_at(sessions[0].column(1), 0);
+    let bots = ctx
+        .table(models::BOT_SESSIONS_TABLE)
+        .await?
+        .aggregate(
+            vec![],
+            vec![
+                count(lit(1)).alias("sessions"),
+                sum(col("event_count")).alias("events"),
+            ],
+        )?
+        .collect()
+        .await?;
+    counts.bot_sessions = int_at(bots[0].column(0), 0);
+    counts.bot_events = int_at(bots[0].column(1), 0);
 
     let quality = ctx
         .table(models::DATA_QUALITY_TABLE)

@@ -12,7 +12,7 @@ use datafusion::common::ParamValues;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
-use crate::config::{EqualGap, RunSettings, SessionRules};
+use crate::config::{EqualGap, RunSettings, SessionRules, SplitPreset};
 use crate::scope::Window;
 
 /// One model: a `select` in `sql/<name>.sql`.
@@ -60,6 +60,23 @@ pub const LATE_MODELS: &[Model] = &[model!("late_days")];
 /// After a dated run: the rows it read for other days.
 pub const ELSEWHERE_MODELS: &[Model] = &[model!("rows_elsewhere")];
 
+/// The sessions with their channel, device and bot flag; registered once the `sessions`
+/// model is materialised, as the `sessions` and `bot_sessions` tables and the exit pages
+/// all read it, some more than once.
+pub const CLASSIFY_MODELS: &[Model] = &[
+    model!("session_sources"),
+    model!("traffic_channels"),
+    model!("classified_sessions"),
+    model!("reported_sessions"),
+    model!("bot_sessions"),
+];
+
+/// Materialised once, between [`SESSION_MODELS`] and [`CLASSIFY_MODELS`].
+pub const SESSIONS_MODEL: &str = "sessions";
+/// The model the `sessions` table is written from.
+pub const REPORTED_SESSIONS_MODEL: &str = "reported_sessions";
+pub const BOT_SESSIONS_TABLE: &str = "bot_sessions";
+
 /// From the written sessions to the metrics tables.
 pub const METRIC_MODELS: &[Model] = &[
     model!("metrics_base"),
@@ -67,6 +84,8 @@ pub const METRIC_MODELS: &[Model] = &[
     model!("metrics_by_source"),
     model!("metrics_by_device"),
     model!("metrics_by_landing_page"),
+    model!("metrics_by_country"),
+    model!("metrics_by_exit_page"),
 ];
 
 /// Counts per day, from the input and the written sessions and rejects.
@@ -84,11 +103,14 @@ pub const RUN_SESSIONS: &str = "run_sessions";
 /// Every table partitioned by day, in the order a run writes them.
 pub const PARTITIONED_TABLES: &[&str] = &[
     "sessions",
+    "bot_sessions",
     "rejects",
     "metrics_daily",
     "metrics_by_source",
     "metrics_by_device",
     "metrics_by_landing_page",
+    "metrics_by_country",
+    "metrics_by_exit_page",
     "data_quality",
 ];
 pub const ELSEWHERE_MODEL: &str = "rows_elsewhere";
@@ -105,6 +127,8 @@ pub const METRIC_TABLES: &[&str] = &[
     "metrics_by_source",
     "metrics_by_device",
     "metrics_by_landing_page",
+    "metrics_by_country",
+    "metrics_by_exit_page",
 ];
 
 /// The values bound to the models' `$name` placeholders.
@@ -127,6 +151,7 @@ impl Parameters {
     pub fn new(settings: &RunSettings, run: &RunFacts) -> Self {
         let rules = &settings.sessions;
         let validity = &settings.validity;
+        let pages = &settings.landing_pages;
         let micros = |d: std::time::Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
         let timeout_us = micros(rules.timeout);
         let has_event_name = run.has_event_name;
@@ -159,6 +184,38 @@ impl Parameters {
                 ScalarValue::Boolean(Some(rules.equal_gap == EqualGap::NewSession)),
             ),
             (
+                "engagement_threshold_us".to_string(),
+                int(micros(rules.engagement_threshold)),
+            ),
+            (
+                "split_at_midnight".to_string(),
+                ScalarValue::Boolean(Some(rules.preset == SplitPreset::Universal)),
+            ),
+            (
+                "split_on_campaign".to_string(),
+                ScalarValue::Boolean(Some(rules.preset == SplitPreset::Universal)),
+            ),
+            (
+                "include_bots".to_string(),
+                ScalarValue::Boolean(Some(rules.include_bots)),
+            ),
+            (
+                "strip_trailing_slash".to_string(),
+                ScalarValue::Boolean(Some(pages.strip_trailing_slash)),
+            ),
+            (
+                "keep_query".to_string(),
+                ScalarValue::Boolean(Some(!pages.keep_query_parameters.is_empty())),
+            ),
+            (
+                "kept_query_pattern".to_string(),
+                text(&kept_query_pattern(&pages.keep_query_parameters)),
+            ),
+            (
+                "lowercase_pages".to_string(),
+                ScalarValue::Boolean(Some(pages.lowercase)),
+            ),
+            (
                 "has_event_name".to_string(),
                 ScalarValue::Boolean(Some(has_event_name)),
             ),
@@ -178,6 +235,20 @@ impl Parameters {
         ]);
         Parameters { values }
     }
+}
+
+/// The query parameters a page keeps, as a regular-expression alternation of their names
+/// (a value bound to `$kept_query_pattern`; names are escaped, never read as patterns).
+fn kept_query_pattern(names: &[String]) -> String {
+    if names.is_empty() {
+        // matches no name: nothing is kept
+        return "[^\\s\\S]".to_string();
+    }
+    names
+        .iter()
+        .map(|name| regex::escape(name))
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 /// The config's lists, as the small tables the models join with.

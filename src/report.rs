@@ -12,9 +12,9 @@ use crate::scope::DayRange;
 use crate::storage::OutputRoot;
 use crate::write::TableWrite;
 
-/// The row counts of a run. Every input row is sessionized, a duplicate, rejected, or (in a
-/// dated run) read for another day's sake: `rows_read = events_sessionized + duplicates +
-/// rejected + rows_of_other_days`, checked at the end of every run.
+/// The row counts of a run. Every input row is sessionized, a bot's event, a duplicate,
+/// rejected, or (in a dated run) read for another day's sake: `rows_read = events_sessionized
+/// + bot_events + duplicates + rejected + rows_of_other_days`, checked at the end of every run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RowCounts {
     pub rows_read: u64,
@@ -24,6 +24,10 @@ pub struct RowCounts {
     pub rejected: BTreeMap<String, u64>,
     pub events_sessionized: u64,
     pub sessions: u64,
+    /// Sessions of known bots and crawlers, and their events: in `bot_sessions`, not in
+    /// `sessions` (zero with `include_bots`).
+    pub bot_sessions: u64,
+    pub bot_events: u64,
     pub late_events: u64,
     /// Rows a dated run read around its days that belong to other days' runs.
     pub rows_of_other_days: u64,
@@ -37,16 +41,18 @@ impl RowCounts {
     /// The row invariant; an error here is a bug, never the user's input.
     pub fn check(&self) -> Result<()> {
         let accounted = self.events_sessionized
+            + self.bot_events
             + self.duplicates
             + self.rejected_total()
             + self.rows_of_other_days;
         anyhow::ensure!(
             accounted == self.rows_read,
-            "internal error: {} rows read but {} accounted for ({} sessionized + {} duplicates + {} rejected \
-             + {} of other days); the previous output was left in place",
+            "internal error: {} rows read but {} accounted for ({} sessionized + {} of bots + {} duplicates \
+             + {} rejected + {} of other days); the previous output was left in place",
             self.rows_read,
             accounted,
             self.events_sessionized,
+            self.bot_events,
             self.duplicates,
             self.rejected_total(),
             self.rows_of_other_days
@@ -124,6 +130,11 @@ impl fmt::Display for RunReport {
         }
         writeln!(f, "  events sessionized:   {:>12}", c.events_sessionized)?;
         writeln!(f, "  sessions:             {:>12}", c.sessions)?;
+        writeln!(
+            f,
+            "  bot sessions:         {:>12} ({} events)",
+            c.bot_sessions, c.bot_events
+        )?;
         writeln!(f, "  late events:          {:>12}", c.late_events)?;
         if c.rows_of_other_days > 0 {
             writeln!(f, "  rows of other days:   {:>12}", c.rows_of_other_days)?;

@@ -6,14 +6,15 @@
 //! like any other (`sql/sessionized_events.sql`):
 //!
 //! ```sql
-//! session_index(event_us, timeout_us, max_duration_us, new_session_on_equal_gap)
+//! session_index(event_us, timeout_us, max_duration_us, new_session_on_equal_gap, is_forced_start)
 //!     over (partition by user_id order by event_time, event_key)
 //! ```
 //!
 //! It numbers the sessions of each partition 1, 2, 3, … in row order. A row opens a session
 //! when it is the partition's first, when the gap since the previous row exceeds the timeout
 //! (or equals it, with `new_session_on_equal_gap`), or when it comes `max_duration_us` or
-//! more after the current session's first row (0: no maximum).
+//! more after the current session's first row (0: no maximum), or when its `is_forced_start` is
+//! true (the `universal` preset's midnight and campaign splits, decided in SQL).
 
 use std::sync::Arc;
 
@@ -35,6 +36,7 @@ pub fn udwf() -> WindowUDF {
                 DataType::Int64,
                 DataType::Int64,
                 DataType::Int64,
+                DataType::Boolean,
                 DataType::Boolean,
             ],
             Volatility::Immutable,
@@ -107,12 +109,21 @@ impl PartitionEvaluator for Evaluator {
         if times.null_count() > 0 {
             return exec_err!("{NAME}: event times must not be NULL");
         }
-        Ok(Arc::new(Int64Array::from(assign(times.values(), &rule))))
+        let forced = values[4].as_boolean();
+        if forced.null_count() > 0 {
+            return exec_err!("{NAME}: argument 5 must not be NULL");
+        }
+        let forced: Vec<bool> = forced.values().iter().collect();
+        Ok(Arc::new(Int64Array::from(assign(
+            times.values(),
+            &forced,
+            &rule,
+        ))))
     }
 }
 
-/// The session index of each time, in order.
-fn assign(times: &[i64], rule: &Rule) -> Vec<i64> {
+/// The session index of each time, in order; `forced[row]` opens a session whatever the gap.
+fn assign(times: &[i64], forced: &[bool], rule: &Rule) -> Vec<i64> {
     let mut indexes = Vec::with_capacity(times.len());
     let mut index = 0i64;
     let mut session_start = i64::MIN;
@@ -122,6 +133,7 @@ fn assign(times: &[i64], rule: &Rule) -> Vec<i64> {
         let opens = row == 0
             || gap > rule.timeout_us
             || (gap == rule.timeout_us && rule.new_on_equal)
+            || forced[row]
             || (rule.max_duration_us > 0
                 && time.saturating_sub(session_start) >= rule.max_duration_us);
         if opens {
@@ -151,8 +163,14 @@ mod tests {
     #[test]
     fn gaps_and_the_equal_gap_switch() {
         let times = [0, 30 * MINUTE, 60 * MINUTE + 1, 61 * MINUTE];
-        assert_eq!(assign(&times, &rule(0, false)), [1, 1, 2, 2]);
-        assert_eq!(assign(&times, &rule(0, true)), [1, 2, 3, 3]);
+        assert_eq!(
+            assign(&times, &[false; 10][..times.len()], &rule(0, false)),
+            [1, 1, 2, 2]
+        );
+        assert_eq!(
+            assign(&times, &[false; 10][..times.len()], &rule(0, true)),
+            [1, 2, 3, 3]
+        );
     }
 
     #[test]
@@ -161,11 +179,26 @@ mod tests {
         // 0, 60 and 120 minutes; each split counts from the session's own first event
         let times: Vec<i64> = (0..10).map(|i| i * 20 * MINUTE).collect();
         assert_eq!(
-            assign(&times, &rule(60, false)),
+            assign(&times, &[false; 10][..times.len()], &rule(60, false)),
             [1, 1, 1, 2, 2, 2, 3, 3, 3, 4]
         );
         // events every 25 minutes: 0, 25, 50 | 75, 100, 125 | 150 …
         let times: Vec<i64> = (0..7).map(|i| i * 25 * MINUTE).collect();
-        assert_eq!(assign(&times, &rule(60, false)), [1, 1, 1, 2, 2, 2, 3]);
+        assert_eq!(
+            assign(&times, &[false; 10][..times.len()], &rule(60, false)),
+            [1, 1, 1, 2, 2, 2, 3]
+        );
+    }
+
+    #[test]
+    fn a_forced_start_opens_a_session_and_the_maximum_counts_from_it() {
+        let times: Vec<i64> = (0..6).map(|i| i * 10 * MINUTE).collect();
+        let forced = [false, false, true, false, false, false];
+        // 0, 10 | 20 (forced), 30, 40, 50 | with a 30-minute maximum: 20, 30, 40 | 50
+        assert_eq!(assign(&times, &forced, &rule(0, false)), [1, 1, 2, 2, 2, 2]);
+        assert_eq!(
+            assign(&times, &forced, &rule(30, false)),
+            [1, 1, 2, 2, 2, 3]
+        );
     }
 }

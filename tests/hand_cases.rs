@@ -337,10 +337,13 @@ fn page_views_conversions_and_attribution() {
     );
     let q = &rows[1];
     assert_eq!(q["landing_page"].text(), Some("/"));
+    // a search engine's page as referrer is organic search, named as GA4 names it
     assert_eq!(
         (q["source"].text(), q["medium"].text(), q["campaign"].text()),
-        (Some("www.google.com"), Some("referral"), Some("(referral)"))
+        (Some("google"), Some("organic"), Some("(organic)"))
     );
+    assert_eq!(q["channel"].text(), Some("Organic Search"));
+    assert_eq!(p["channel"].text(), Some("Email"));
     assert!(!q["is_engaged"].bool());
     let r = &rows[2];
     // an internal referrer is not a source: direct

@@ -6,13 +6,18 @@
 mod common;
 
 mod bad_input;
+mod channels;
 mod cli;
+mod devices;
 mod ecommerce;
 mod event_time_types;
 mod hand_cases;
 mod incremental;
 mod output_schema;
+mod pages;
+mod presets;
 mod reference;
 mod s3;
 mod safe_outputs;
+mod snowplow;
 mod vectors;

@@ -69,13 +69,17 @@ fn tables_columns_and_types() {
         ("source", text.clone()),
         ("medium", text.clone()),
         ("campaign", text.clone()),
+        ("channel", text.clone()),
         ("device", text.clone()),
+        ("browser", text.clone()),
+        ("os", text.clone()),
         ("country", text.clone()),
         ("is_bounce", flag.clone()),
         ("is_engaged", flag.clone()),
         ("conversion_count", int.clone()),
         ("revenue", float.clone()),
         ("is_new_user", flag.clone()),
+        ("is_bot", flag.clone()),
     ];
     let expect = |table: &str, columns: &[(&str, DataType)]| {
         let found = schema_of(&work.path("out").join(table));
@@ -107,15 +111,25 @@ fn tables_columns_and_types() {
     ];
     for (table, dimensions) in [
         ("metrics_daily", vec![]),
-        ("metrics_by_source", vec!["source", "medium"]),
+        ("metrics_by_source", vec!["channel", "source", "medium"]),
         ("metrics_by_device", vec!["device"]),
         ("metrics_by_landing_page", vec!["landing_page"]),
+        ("metrics_by_country", vec!["country"]),
     ] {
         let mut columns: Vec<(&str, DataType)> =
             dimensions.iter().map(|d| (*d, text.clone())).collect();
         columns.extend(measures.iter().cloned());
         expect(table, &columns);
     }
+    expect(
+        "metrics_by_exit_page",
+        &[
+            ("exit_page", text.clone()),
+            ("exits", int.clone()),
+            ("page_views", int.clone()),
+            ("exit_rate", float.clone()),
+        ],
+    );
 
     // every session is in exactly one partition, the day it started
     for row in read_table(&work.path("out"), "sessions") {

@@ -163,22 +163,24 @@ pub fn rejected_of(report: &serde_json::Value) -> BTreeMap<String, u64> {
         .collect()
 }
 
-/// The row invariant of a finished run: every row read is sessionized, a duplicate,
-/// rejected, or (in a dated run) a row of another day; and, counted again from the
+/// The row invariant of a finished run: every row read is sessionized, a bot's event, a
+/// duplicate, rejected, or (in a dated run) a row of another day; and, counted again from the
 /// partitions the run wrote (not the whole table, which may hold days of earlier runs), the
-/// sessions hold `events_sessionized` events and the rejects table holds the rejected rows.
-/// A dated run may also rewrite an earlier day whose open session it extended; that day's
-/// partition holds earlier runs' sessions too, so it bounds the count from above.
+/// sessions hold `events_sessionized` events, the bot sessions `bot_events` and the rejects
+/// table the rejected rows. A dated run may also rewrite an earlier day whose open session it
+/// extended; that day's partition holds earlier runs' sessions too, so it bounds the count
+/// from above.
 pub fn assert_rows_accounted(output: &Path, report: &serde_json::Value) {
     let rows_read = count_of(report, "rows_read");
     let sessionized = count_of(report, "events_sessionized");
+    let bot_events = count_of(report, "bot_events");
     let duplicates = count_of(report, "duplicates");
     let other_days = count_of(report, "rows_of_other_days");
     let rejected: u64 = rejected_of(report).values().sum();
     assert_eq!(
         rows_read,
-        sessionized + duplicates + rejected + other_days,
-        "rows read = sessionized + duplicates + rejected + rows of other days, in the report of {}: {}",
+        sessionized + bot_events + duplicates + rejected + other_days,
+        "rows read = sessionized + bot events + duplicates + rejected + rows of other days, in the report of {}: {}",
         output.display(),
         report["counts"]
     );
@@ -191,6 +193,7 @@ pub fn assert_rows_accounted(output: &Path, report: &serde_json::Value) {
         .collect();
     let mut events_in_sessions = 0u64;
     let mut events_in_shared_days = 0u64;
+    let mut events_in_bot_sessions = 0u64;
     let mut rows_in_rejects = 0u64;
     for partition in &replaced {
         let Some((table, dt)) = partition.split_once('/') else {
@@ -204,6 +207,11 @@ pub fn assert_rows_accounted(output: &Path, report: &serde_json::Value) {
                     events_in_shared_days += events;
                 } else {
                     events_in_sessions += events;
+                }
+            }
+            "bot_sessions" => {
+                for file in files {
+                    events_in_bot_sessions += column_sum(&file, "event_count");
                 }
             }
             "rejects" => {
@@ -220,6 +228,12 @@ pub fn assert_rows_accounted(output: &Path, report: &serde_json::Value) {
         "sum(event_count) in the sessions partitions this run wrote in {}: {events_in_sessions} \
          in its days and {events_in_shared_days} in earlier days it shares with earlier runs, \
          but {sessionized} events sessionized",
+        output.display()
+    );
+    assert_eq!(
+        events_in_bot_sessions,
+        bot_events,
+        "sum(event_count) in the bot_sessions partitions this run wrote in {}",
         output.display()
     );
     assert_eq!(
