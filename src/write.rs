@@ -101,9 +101,14 @@ impl Staging {
             if written.partitions.contains(&partition) {
                 continue;
             }
+            // named for the run, like every data file: a day empty in two runs (bot_sessions
+            // often is) still gets a new file, never the old one's name
             self.root
                 .put(
-                    &format!("{}/{table}/{partition}/part-0.parquet", self.dir),
+                    &format!(
+                        "{}/{table}/{partition}/part-0-{}.parquet",
+                        self.dir, self.run_id
+                    ),
                     empty_parquet(&schema)?,
                 )
                 .await?;
