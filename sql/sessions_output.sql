@@ -10,12 +10,6 @@
 
 with
 
-touched_earlier_days as (
-    select distinct dt from reported_sessions where dt < $first_day
-    union
-    select distinct anchor_dt as dt from session_anchors
-),
-
 kept_sessions as (
     select prior_sessions.*
     from prior_sessions

@@ -1,6 +1,7 @@
 //! The state earlier runs left in the output, as the tables a dated run continues from:
 //! `prior_sessions` (the sessions table as it is), `prior_session_bounds` (the columns of it
-//! the models need, in fixed types) and `prior_users` (the users table). A full run starts
+//! the models need, in fixed types, bots' sessions included), `prior_bot_sessions` and
+//! `prior_users` (the users table). A full run starts
 //! from nothing, so it gets them empty, as does a dated run on a new output.
 
 use std::collections::BTreeSet;
@@ -36,15 +37,28 @@ pub async fn register(ctx: &SessionContext, root: &OutputRoot, window: &Window) 
     let dated = window.days.is_some();
     let has_sessions = dated && !existing_days(root).await?.is_empty();
     if has_sessions {
-        let sessions = listing(ctx, root, models::SESSIONS_TABLE, true).await?;
-        ctx.register_table(models::PRIOR_SESSIONS, sessions)?;
-        let bounds = conform(
-            ctx.table(models::PRIOR_SESSIONS).await?,
-            &models::prior_session_bounds_schema(),
-            root,
-            models::SESSIONS_TABLE,
-        )?;
-        ctx.register_table(models::PRIOR_SESSION_BOUNDS, bounds.into_view())?;
+        // bots' sessions are part of a user's history too: a bot's open session continues
+        let mut bounds = Vec::new();
+        for (table, prior) in [
+            (models::SESSIONS_TABLE, models::PRIOR_SESSIONS),
+            (models::BOT_SESSIONS_TABLE, models::PRIOR_BOT_SESSIONS),
+        ] {
+            if root.parquet_files(table).await? == 0 {
+                continue;
+            }
+            ctx.register_table(prior, listing(ctx, root, table, true).await?)?;
+            bounds.push(conform(
+                ctx.table(prior).await?,
+                &models::prior_session_bounds_schema(),
+                root,
+                table,
+            )?);
+        }
+        let mut union = bounds.remove(0);
+        for frame in bounds {
+            union = union.union(frame)?;
+        }
+        ctx.register_table(models::PRIOR_SESSION_BOUNDS, union.into_view())?;
     } else {
         register_empty(
             ctx,
@@ -68,9 +82,13 @@ pub async fn register(ctx: &SessionContext, root: &OutputRoot, window: &Window) 
     Ok(has_sessions)
 }
 
-/// With no earlier sessions, `prior_sessions` is empty, with the columns this run writes.
-pub fn register_empty_sessions(ctx: &SessionContext, schema: SchemaRef) -> Result<()> {
-    register_empty(ctx, models::PRIOR_SESSIONS, schema)
+/// With no earlier sessions of a kind, `prior_sessions` or `prior_bot_sessions` is empty,
+/// with the columns this run writes.
+pub fn register_if_missing(ctx: &SessionContext, prior: &str, schema: SchemaRef) -> Result<()> {
+    if !ctx.table_exist(prior)? {
+        register_empty(ctx, prior, schema)?;
+    }
+    Ok(())
 }
 
 fn register_empty(ctx: &SessionContext, name: &str, schema: SchemaRef) -> Result<()> {

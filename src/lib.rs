@@ -372,21 +372,19 @@ async fn compute_once(
     models::register_event_lists(ctx, &settings.sessions)?;
     channels::register(ctx, &settings.channels)?;
     register_user_agents(ctx).await?;
-    let continues = history::register(ctx, root, window).await?;
+    history::register(ctx, root, window).await?;
     models::register(ctx, models::SESSION_MODELS, &parameters).await?;
     // sessionized once, in memory: a view read twice would be computed twice
     let sessions = ctx.table(models::SESSIONS_MODEL).await?.cache().await?;
     ctx.deregister_table(models::SESSIONS_MODEL)?;
     ctx.register_table(models::SESSIONS_MODEL, sessions.into_view())?;
     models::register(ctx, models::CLASSIFY_MODELS, &parameters).await?;
-    if !continues {
-        let schema = ctx
-            .table(models::REPORTED_SESSIONS_MODEL)
-            .await?
-            .schema()
-            .inner()
-            .clone();
-        history::register_empty_sessions(ctx, schema)?;
+    for (prior, model) in [
+        (models::PRIOR_SESSIONS, models::REPORTED_SESSIONS_MODEL),
+        (models::PRIOR_BOT_SESSIONS, models::BOT_SESSIONS_TABLE),
+    ] {
+        let schema = ctx.table(model).await?.schema().inner().clone();
+        history::register_if_missing(ctx, prior, schema)?;
     }
     models::register(ctx, models::SESSIONS_OUTPUT_MODELS, &parameters).await?;
     models::register(ctx, models::ELSEWHERE_MODELS, &parameters).await?;
@@ -409,7 +407,10 @@ async fn compute_once(
     staging
         .register_written(ctx, models::SESSIONS_TABLE)
         .await?;
-    staging.write(ctx, models::BOT_SESSIONS_TABLE).await?;
+    let bot_sessions = ctx.table(models::BOT_SESSIONS_OUTPUT_MODEL).await?;
+    staging
+        .write_frame(models::BOT_SESSIONS_TABLE, bot_sessions)
+        .await?;
     staging.fill_days(models::BOT_SESSIONS_TABLE, &days).await?;
     staging
         .register_written(ctx, models::BOT_SESSIONS_TABLE)
@@ -536,11 +537,12 @@ async fn count_rows(ctx: &SessionContext, input: &events::Input, dated: bool) ->
         rows_read: input.rows(),
         ..RowCounts::default()
     };
+    // this run's sessions: those of bots kept apart, and the others
     let sessions = ctx
         .table(models::RUN_SESSIONS)
         .await?
         .aggregate(
-            vec![],
+            vec![col("kept_apart")],
             vec![
                 count(lit(1)).alias("sessions"),
                 sum(col("event_count")).alias("events"),
@@ -548,22 +550,19 @@ async fn count_rows(ctx: &SessionContext, input: &events::Input, dated: bool) ->
         )?
         .collect()
         .await?;
-    counts.sessions = int_at(sessions[0].column(0), 0);
-    counts.events_sessionized = int_at(sessions[0].column(1), 0);
-    let bots = ctx
-        .table(models::BOT_SESSIONS_TABLE)
-        .await?
-        .aggregate(
-            vec![],
-            vec![
-                count(lit(1)).alias("sessions"),
-                sum(col("event_count")).alias("events"),
-            ],
-        )?
-        .collect()
-        .await?;
-    counts.bot_sessions = int_at(bots[0].column(0), 0);
-    counts.bot_events = int_at(bots[0].column(1), 0);
+    for batch in &sessions {
+        let kept_apart = batch.column(0).as_boolean();
+        for i in 0..batch.num_rows() {
+            let (sessions, events) = (int_at(batch.column(1), i), int_at(batch.column(2), i));
+            if kept_apart.value(i) {
+                counts.bot_sessions = sessions;
+                counts.bot_events = events;
+            } else {
+                counts.sessions = sessions;
+                counts.events_sessionized = events;
+            }
+        }
+    }
 
     let quality = ctx
         .table(models::DATA_QUALITY_TABLE)

@@ -44,7 +44,11 @@ pub const SESSION_MODELS: &[Model] = &[
 
 /// The sessions table as written: this run's sessions and the earlier runs' sessions of the
 /// days they share. Registered once `prior_sessions` has its columns.
-pub const SESSIONS_OUTPUT_MODELS: &[Model] = &[model!("sessions_output")];
+pub const SESSIONS_OUTPUT_MODELS: &[Model] = &[
+    model!("touched_earlier_days"),
+    model!("sessions_output"),
+    model!("bot_sessions_output"),
+];
 
 /// From the written sessions to the users table.
 pub const USER_MODELS: &[Model] = &[model!("run_sessions"), model!("users")];
@@ -76,6 +80,7 @@ pub const SESSIONS_MODEL: &str = "sessions";
 /// The model the `sessions` table is written from.
 pub const REPORTED_SESSIONS_MODEL: &str = "reported_sessions";
 pub const BOT_SESSIONS_TABLE: &str = "bot_sessions";
+pub const BOT_SESSIONS_OUTPUT_MODEL: &str = "bot_sessions_output";
 
 /// From the written sessions to the metrics tables.
 pub const METRIC_MODELS: &[Model] = &[
@@ -116,6 +121,7 @@ pub const PARTITIONED_TABLES: &[&str] = &[
 pub const ELSEWHERE_MODEL: &str = "rows_elsewhere";
 /// The earlier runs' output, as the models read it.
 pub const PRIOR_SESSIONS: &str = "prior_sessions";
+pub const PRIOR_BOT_SESSIONS: &str = "prior_bot_sessions";
 pub const PRIOR_SESSION_BOUNDS: &str = "prior_session_bounds";
 pub const PRIOR_USERS: &str = "prior_users";
 /// Written from the `rejected_events` model, with the input's own columns.
