@@ -10,34 +10,106 @@ use crate::config::{RunOverrides, parse_duration_or_zero};
 use crate::error::UserError;
 use crate::events::OnBadFile;
 use crate::generate::GenerateOptions;
+use crate::logging::LogFormat;
+use crate::query::{QueryRequest, Statements};
+use crate::results::Format;
 use crate::scope::DayRequest;
 
-const EXIT_CODES: &str = "\
+macro_rules! exit_codes {
+    () => {
+        "\
 Exit codes:
-  0  the run finished
+  0  finished
   1  a failure (storage, engine, internal); the previous output is left in place
-  2  bad input or configuration (the message names the file, the column or the key)
+  2  bad input, configuration, SQL or usage (the message names the file, the column,
+     the key or the position in the SQL)
   3  the run finished but skipped unreadable input files (--on-bad-file skip)
-  4  another run holds the output's lock";
+  4  another run holds the output's lock"
+    };
+}
 
-const RUN_HELP: &str = "\
-Examples:
+const EXIT_CODES: &str = concat!(
+    exit_codes!(),
+    "
+
+Environment:
+  SESSIONIZE_INPUT, SESSIONIZE_OUTPUT, SESSIONIZE_CONFIG, SESSIONIZE_TIMEOUT,
+  SESSIONIZE_ON_BAD_FILE, SESSIONIZE_WAIT_FOR_LOCK, SESSIONIZE_DATE, SESSIONIZE_FROM,
+  SESSIONIZE_TO, SESSIONIZE_FORMAT stand in for the flags
+  of the same name; SESSIONIZE_LOG_FORMAT for --log-format; SESSIONIZE_LOG (or RUST_LOG)
+  sets the log level (info, debug, sessionize=debug,datafusion=info); DATAFUSION_* tune the
+  engine (DATAFUSION_EXECUTION_TARGET_PARTITIONS=4)."
+);
+
+const RUN_HELP: &str = concat!(
+    "Examples:
   sessionize run --input data/events --output out --timeout 30m
   sessionize run --config nightly.toml --date yesterday     # the nightly cron run
   sessionize run --config nightly.toml --from 2026-11-01 --to 2026-11-07 --dry-run
 
-Exit codes:
-  0  the run finished
-  1  a failure (storage, engine, internal); the previous output is left in place
-  2  bad input or configuration (the message names the file, the column or the key)
-  3  the run finished but skipped unreadable input files (--on-bad-file skip)
-  4  another run holds the output's lock";
+",
+    exit_codes!()
+);
+
+const QUERY_HELP: &str = concat!(
+    "Examples:
+  sessionize query --output out \"select landing_page, sum(sessions) from metrics_by_landing_page where dt >= '2026-11-01' group by 1 order by 2 desc limit 10\"
+  sessionize query --output out -f report.sql --format json --out report.jsonl
+  sessionize query --output out --example top_landing_pages
+  sessionize query --output out            (an interactive prompt on a terminal)
+
+Tables: every folder of the output (sessions, rejects, metrics_*, data_quality, users, …),
+with dt as a partition column; events, the input mapped onto the canonical columns, when an
+input is configured (--input, SESSIONIZE_INPUT or [input] path).
+
+",
+    exit_codes!()
+);
+
+const TABLES_HELP: &str = concat!(
+    "Example:\n  sessionize tables --output out\n\n",
+    exit_codes!()
+);
+
+const VALIDATE_HELP: &str = concat!(
+    "Example:\n  sessionize validate --config sessionize.toml\n\n",
+    exit_codes!()
+);
 
 #[derive(Debug, Parser)]
 #[command(name = "sessionize", version, about = "Turns raw web and app events into visitor sessions and marketing metrics.", after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines as text for a person, or one JSON object per line for a log shipper.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormatArg::Text, env = "SESSIONIZE_LOG_FORMAT")]
+    pub log_format: LogFormatArg,
+    /// More log lines (-v debug, -vv trace); SESSIONIZE_LOG or RUST_LOG override it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Fewer log lines (-q warnings and errors, -qq errors) and no progress bar.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+impl Cli {
+    pub fn log_format(&self) -> LogFormat {
+        match self.log_format {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
+
+    /// The number of -v minus the number of -q.
+    pub fn verbosity(&self) -> i8 {
+        i8::try_from(self.verbose).unwrap_or(i8::MAX) - i8::try_from(self.quiet).unwrap_or(i8::MAX)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +122,140 @@ pub enum Command {
         after_help = "Example:\n  sessionize generate --events 100000 --days 7 --seed 1 --output /tmp/events"
     )]
     Generate(GenerateArgs),
+    /// Run SQL on the output tables; without SQL, an interactive prompt on a terminal.
+    #[command(after_help = QUERY_HELP)]
+    Query(QueryArgs),
+    /// List the output tables, their days (dt partitions) and the rows in each.
+    #[command(after_help = TABLES_HELP)]
+    Tables(TablesArgs),
+    /// Check a config and the input's schema against it, without running.
+    #[command(after_help = VALIDATE_HELP)]
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// SQL to run: one statement or several separated by `;`. Without it (nor -f nor
+    /// --example) the SQL is read from stdin, or asked for at a prompt on a terminal.
+    pub sql: Option<String>,
+    /// A file of SQL statements to run in order.
+    #[arg(short = 'f', long = "file", conflicts_with_all = ["sql", "example"])]
+    pub file: Option<PathBuf>,
+    /// Run one of the example queries (see --list-examples).
+    #[arg(long, conflicts_with = "sql")]
+    pub example: Option<String>,
+    /// List the example queries and exit.
+    #[arg(long)]
+    pub list_examples: bool,
+    /// How results are written: table (default on a terminal), csv (default otherwise),
+    /// json (one object per line) or parquet (needs --out or a redirect).
+    #[arg(long, value_enum, env = "SESSIONIZE_FORMAT")]
+    pub format: Option<FormatArg>,
+    /// Write the results to this file (format from its extension unless --format).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print each query's plan instead of running it.
+    #[arg(long)]
+    pub explain: bool,
+    #[command(flatten)]
+    pub location: ReadArgs,
+}
+
+/// Where the outputs to read are.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// The output directory (or s3://bucket/prefix) of a run.
+    #[arg(long, env = "SESSIONIZE_OUTPUT")]
+    pub output: Option<String>,
+    /// The input, to query it as `events` (mapped as the run maps it).
+    #[arg(long, env = "SESSIONIZE_INPUT")]
+    pub input: Option<String>,
+    /// TOML config file: its [output], [input], [columns] and [s3] sections are used.
+    #[arg(long, env = "SESSIONIZE_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TablesArgs {
+    /// table (default on a terminal), csv (default otherwise) or json.
+    #[arg(long, value_enum, env = "SESSIONIZE_FORMAT")]
+    pub format: Option<FormatArg>,
+    #[command(flatten)]
+    pub location: ReadArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Parquet events: a file, a directory or a glob (else [input] path).
+    #[arg(long, env = "SESSIONIZE_INPUT")]
+    pub input: Option<String>,
+    /// The output the run would write to (else [output] path).
+    #[arg(long, env = "SESSIONIZE_OUTPUT")]
+    pub output: Option<String>,
+    /// TOML config file to check.
+    #[arg(long, env = "SESSIONIZE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Inactivity that ends a session, like 30m or 90s.
+    #[arg(long, env = "SESSIONIZE_TIMEOUT")]
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Csv,
+    Json,
+    Parquet,
+}
+
+impl From<FormatArg> for Format {
+    fn from(format: FormatArg) -> Self {
+        match format {
+            FormatArg::Table => Format::Table,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Json => Format::Json,
+            FormatArg::Parquet => Format::Parquet,
+        }
+    }
+}
+
+impl QueryArgs {
+    pub fn request(&self) -> QueryRequest {
+        let statements = match (&self.sql, &self.file, &self.example) {
+            (Some(sql), _, _) => Statements::Text(sql.clone()),
+            (None, Some(file), _) => Statements::File(file.clone()),
+            (None, None, Some(name)) => Statements::Example(name.clone()),
+            (None, None, None) => Statements::StdinOrPrompt,
+        };
+        QueryRequest {
+            statements,
+            format: self.format.map(Format::from),
+            out: self.out.clone(),
+            explain: self.explain,
+        }
+    }
+}
+
+impl From<&ReadArgs> for RunOverrides {
+    fn from(args: &ReadArgs) -> Self {
+        RunOverrides {
+            input: args.input.clone(),
+            output: args.output.clone(),
+            config: args.config.clone(),
+            timeout: None,
+        }
+    }
+}
+
+impl From<ValidateArgs> for RunOverrides {
+    fn from(args: ValidateArgs) -> Self {
+        RunOverrides {
+            input: args.input,
+            output: args.output,
+            config: args.config,
+            timeout: args.timeout,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -64,7 +270,7 @@ pub struct RunArgs {
     #[arg(long, env = "SESSIONIZE_CONFIG")]
     pub config: Option<PathBuf>,
     /// Inactivity that ends a session, like 30m or 90s.
-    #[arg(long)]
+    #[arg(long, env = "SESSIONIZE_TIMEOUT")]
     pub timeout: Option<String>,
     /// What to do with an input file that cannot be read: fail the run, or skip it (the
     /// run then exits with code 3 and lists the file in its report).

@@ -392,15 +392,7 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
         ));
     }
 
-    let retry_timeout = parse_duration(file.s3.retry_timeout.as_deref().unwrap_or("30s"))
-        .map_err(|m| bad("s3.retry_timeout", m))?;
-    let s3 = S3Settings {
-        endpoint: file.s3.endpoint.clone(),
-        region: file.s3.region.clone(),
-        allow_http: file.s3.allow_http,
-        max_retries: file.s3.max_retries.unwrap_or(5),
-        retry_timeout,
-    };
+    let s3 = s3_settings(&file.s3).map_err(|(key, m)| bad(key, m))?;
 
     Ok(RunSettings {
         input,
@@ -434,6 +426,65 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
             engagement_threshold,
             include_bots: s.include_bots.unwrap_or(false),
         },
+    })
+}
+
+fn s3_settings(section: &S3Section) -> Result<S3Settings, (&'static str, String)> {
+    let retry_timeout = parse_duration(section.retry_timeout.as_deref().unwrap_or("30s"))
+        .map_err(|m| ("s3.retry_timeout", m))?;
+    Ok(S3Settings {
+        endpoint: section.endpoint.clone(),
+        region: section.region.clone(),
+        allow_http: section.allow_http,
+        max_retries: section.max_retries.unwrap_or(5),
+        retry_timeout,
+    })
+}
+
+/// What reading a run's outputs needs (`sessionize query`, `sessionize tables`).
+#[derive(Debug, Clone)]
+pub struct ReadSettings {
+    pub output: String,
+    pub s3: S3Settings,
+    /// The whole run's settings when an input is configured, so the input can be read
+    /// as the run reads it.
+    pub run: Option<RunSettings>,
+}
+
+/// Like [`resolve`], for reading the outputs: only the output is required.
+pub fn resolve_for_reading(overrides: &RunOverrides) -> Result<ReadSettings, UserError> {
+    let (file, origin) = match &overrides.config {
+        Some(path) => (read_config_file(path)?, path.display().to_string()),
+        None => (ConfigFile::default(), "defaults".to_string()),
+    };
+    if overrides.input.is_some() || file.input.path.is_some() {
+        let run = resolve(overrides)?;
+        return Ok(ReadSettings {
+            output: run.output.clone(),
+            s3: run.s3.clone(),
+            run: Some(run),
+        });
+    }
+    let bad = |key: &str, message: String| UserError::Config {
+        origin: origin.clone(),
+        key: key.to_string(),
+        message,
+    };
+    let output = overrides
+        .output
+        .clone()
+        .or(file.output.path.clone())
+        .ok_or_else(|| {
+            bad(
+                "output.path",
+                "no output: pass --output or set [output] path".into(),
+            )
+        })?;
+    let s3 = s3_settings(&file.s3).map_err(|(key, m)| bad(key, m))?;
+    Ok(ReadSettings {
+        output,
+        s3,
+        run: None,
     })
 }
 

@@ -7,7 +7,18 @@ use datafusion::config::ConfigOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub fn context() -> Result<SessionContext> {
+    context_with(|_| {})
+}
+
+/// The session for ad hoc SQL: the same, and the position of every name kept, so an error
+/// in a user's query can point at it.
+pub fn query_context() -> Result<SessionContext> {
+    context_with(|options| options.sql_parser.collect_spans = true)
+}
+
+fn context_with(adjust: impl FnOnce(&mut ConfigOptions)) -> Result<SessionContext> {
     let mut options = ConfigOptions::new();
+    adjust(&mut options);
     // Utf8View columns carried through the big sort make every later window and aggregate
     // several times slower on this workload (apache/datafusion PRs 14823 and 21325).
     options.execution.parquet.schema_force_view_types = false;

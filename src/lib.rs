@@ -16,12 +16,18 @@ pub mod error;
 pub mod events;
 pub mod generate;
 pub mod history;
+pub mod logging;
 pub mod models;
+pub mod progress;
+pub mod prompt;
+pub mod query;
 pub mod report;
+pub mod results;
 pub mod scope;
 pub mod session_window;
 pub mod storage;
 pub mod user_agents;
+pub mod validate;
 pub mod write;
 
 use std::time::{Duration, Instant};
@@ -99,6 +105,7 @@ pub async fn run(settings: &RunSettings, options: &RunOptions) -> Result<RunRepo
     // one run at a time per output; what a killed run left is finished or removed
     let lock = root.lock(options.wait_for_lock).await?;
     let recovered = root.recover().await?;
+    tracing::info!(run_id = %clock.run_id, input = %settings.input, output = %settings.output, "run started");
 
     let result = compute(settings, options, &root, &clock).await;
     let mut report = RunReport {
@@ -318,6 +325,7 @@ async fn compute(
             .await?;
             let ctx = engine::context()?;
             storage::register_stores(&ctx, settings)?;
+            progress::stage("reading input");
             let input = events::register(
                 &ctx,
                 settings,
@@ -326,6 +334,12 @@ async fn compute(
                 plan.window.folders,
             )
             .await?;
+            progress::input(input.files.len(), input.rows());
+            tracing::info!(
+                files = input.files.len(),
+                rows = input.rows(),
+                "input listed"
+            );
             files_in_play = input.files.clone();
             let (counts, tables, mut notes) =
                 compute_once(&ctx, settings, root, clock, &input, &plan.window).await?;
@@ -352,6 +366,7 @@ async fn compute(
                 if options.on_bad_file == OnBadFile::Fail {
                     return Err(error::UserError::input(bad.path, bad.reason).into());
                 }
+                tracing::warn!(file = %bad.path, reason = %bad.reason, "skipping an unreadable file and starting again");
                 unreadable.push(bad);
             }
         }
@@ -440,8 +455,10 @@ async fn compute_once(
         .await?;
 
     // every input row is accounted for, or nothing is committed
+    progress::stage("checking row counts");
     let counts = count_rows(ctx, input, window.days.is_some()).await?;
     counts.check()?;
+    progress::stage("committing");
     let tables = staging.commit().await?;
     let mut notes = Vec::new();
     if let Some(sessions) = tables.iter().find(|t| t.table == models::SESSIONS_TABLE) {

@@ -30,6 +30,15 @@ macro_rules! model {
     };
 }
 
+macro_rules! example {
+    ($name:literal) => {
+        Model {
+            name: $name,
+            sql: include_str!(concat!("../sql/examples/", $name, ".sql")),
+        }
+    };
+}
+
 /// From the input events to one row per session, and the rows that cannot be in one.
 pub const SESSION_MODELS: &[Model] = &[
     model!("stg_events"),
@@ -136,6 +145,30 @@ pub const METRIC_TABLES: &[&str] = &[
     "metrics_by_country",
     "metrics_by_exit_page",
 ];
+
+/// Example queries over the outputs (`sessionize query --example NAME`), from
+/// `sql/examples/`. Each opens with a comment line saying what it shows.
+pub const EXAMPLES: &[Model] = &[
+    example!("top_landing_pages"),
+    example!("conversion_by_channel"),
+    example!("bounce_by_device"),
+    example!("week_over_week"),
+];
+
+pub fn example(name: &str) -> Option<&'static Model> {
+    EXAMPLES.iter().find(|model| model.name == name)
+}
+
+/// What a model shows: its first comment line.
+pub fn summary(model: &Model) -> &'static str {
+    model
+        .sql
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("--"))
+        .unwrap_or_default()
+        .trim()
+}
 
 /// The values bound to the models' `$name` placeholders.
 pub struct Parameters {
@@ -341,6 +374,7 @@ pub async fn register(
             .with_context(|| format!("binding parameters of sql/{}.sql", model.name))?
         };
         ctx.register_table(model.name, view.into_view())?;
+        tracing::debug!(model = model.name, "model registered");
     }
     Ok(())
 }

@@ -45,11 +45,17 @@ const REMOTE_LOCK_HEARTBEAT: Duration = Duration::from_secs(60);
 /// Registers a store for every S3 bucket the run reads or writes.
 pub fn register_stores(ctx: &SessionContext, settings: &RunSettings) -> Result<()> {
     for location in [&settings.input, &settings.output] {
-        if let Some(url) = remote_url(location)? {
-            let store = s3_store(&url, &settings.s3)?;
-            let bucket_url = Url::parse(&format!("s3://{}", url.host_str().unwrap_or_default()))?;
-            ctx.register_object_store(&bucket_url, store);
-        }
+        register_store(ctx, location, &settings.s3)?;
+    }
+    Ok(())
+}
+
+/// Registers the store of one location, when it is on S3 (a local path needs none).
+pub fn register_store(ctx: &SessionContext, location: &str, s3: &S3Settings) -> Result<()> {
+    if let Some(url) = remote_url(location)? {
+        let store = s3_store(&url, s3)?;
+        let bucket_url = Url::parse(&format!("s3://{}", url.host_str().unwrap_or_default()))?;
+        ctx.register_object_store(&bucket_url, store);
     }
     Ok(())
 }
@@ -242,6 +248,32 @@ impl OutputRoot {
             store,
             local,
         })
+    }
+
+    /// An output to read: unlike [`OutputRoot::new`], a local directory must already exist.
+    pub fn open(output: &str, ctx: &SessionContext) -> Result<Self> {
+        if remote_url(output)?.is_none() && !Path::new(output).is_dir() {
+            return Err(UserError::input(output, "no output directory there").into());
+        }
+        Self::new(output, ctx)
+    }
+
+    /// The table folders of the output, sorted: every folder whose name does not start
+    /// with `_` (`_runs`, `_staging`) or `.`.
+    pub async fn tables(&self) -> Result<Vec<String>> {
+        let listed = self
+            .store
+            .list_with_delimiter(Some(&self.prefix))
+            .await
+            .with_context(|| format!("cannot list the output {}", self.display))?;
+        let mut tables: Vec<String> = listed
+            .common_prefixes
+            .iter()
+            .filter_map(|folder| folder.filename().map(str::to_string))
+            .filter(|name| !name.starts_with('_') && !name.starts_with('.'))
+            .collect();
+        tables.sort();
+        Ok(tables)
     }
 
     fn path(&self, relative: &str) -> ObjectPath {

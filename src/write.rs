@@ -156,16 +156,19 @@ impl Staging {
         frame: DataFrame,
         options: DataFrameWriteOptions,
     ) -> Result<u64> {
+        crate::progress::stage(&format!("writing {table}"));
         let url = self.root.url_of(dir)?;
         let result = frame
             .write_parquet(url.as_str(), options, Some(parquet_options()))
             .await
             .with_context(|| format!("writing table {table}"))?;
-        Ok(result
+        let rows = result
             .iter()
             .filter_map(|batch| batch.column(0).as_any().downcast_ref::<UInt64Array>())
             .flat_map(|counts| counts.iter().flatten())
-            .sum())
+            .sum();
+        tracing::info!(table, rows, "table written");
+        Ok(rows)
     }
 
     /// Makes what was written for `table` readable under the same name, so later models

@@ -16,6 +16,7 @@ mod incremental;
 mod output_schema;
 mod pages;
 mod presets;
+mod query;
 mod reference;
 mod s3;
 mod safe_outputs;

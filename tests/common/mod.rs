@@ -61,7 +61,13 @@ impl Work {
             .env_remove("SESSIONIZE_CONFIG")
             .env_remove("SESSIONIZE_ON_BAD_FILE")
             .env_remove("SESSIONIZE_WAIT_FOR_LOCK")
-            .env_remove("SESSIONIZE_FAILPOINT");
+            .env_remove("SESSIONIZE_FAILPOINT")
+            .env_remove("SESSIONIZE_TIMEOUT")
+            .env_remove("SESSIONIZE_FORMAT")
+            .env_remove("SESSIONIZE_LOG")
+            .env_remove("SESSIONIZE_LOG_FORMAT")
+            .env_remove("RUST_LOG")
+            .env("SESSIONIZE_HISTORY", self.dir.path().join(".history"));
         command
     }
 
