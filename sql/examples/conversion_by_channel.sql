@@ -1,25 +1,24 @@
--- Conversion by channel (source / medium): sessions, converted sessions, conversion rate, revenue.
--- Grain: one row per (source, medium), over every day in the output.
+-- Conversion by channel (GA4's default channel group): sessions, converted sessions,
+-- conversion rate, conversions and revenue.
+-- Grain: one row per channel, over every day in the output.
 -- Inputs: metrics_by_source.
 
 with
 
 channels as (
     select
-        source,
-        medium,
+        channel,
         sum(sessions) as sessions,
         sum(converted_sessions) as converted_sessions,
         sum(conversions) as conversions,
         sum(revenue) as revenue,
     from metrics_by_source
-    group by source, medium
+    group by channel
 ),
 
 final as (
     select
-        source,
-        medium,
+        channel,
         sessions,
         converted_sessions,
         cast(converted_sessions as double) / sessions as conversion_rate,
@@ -29,4 +28,4 @@ final as (
 )
 
 select * from final
-order by sessions desc, source, medium
+order by sessions desc, channel
