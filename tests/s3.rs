@@ -244,6 +244,66 @@ fn s3_to_s3_and_mixed_runs_give_the_same_tables_as_local_disk() {
     assert_eq!(all_rows(&work.path("glob-local")), expected, "S3 glob in");
 }
 
+/// Dated runs on S3 read the earlier runs' sessions and users back from the bucket and
+/// replace `users` (written whole, without dt= folders) there: day by day they give the
+/// tables of one full run on local disk.
+#[test]
+fn dated_runs_on_s3_equal_a_full_run_on_local_disk() {
+    let s3 = s3();
+    let work = Work::new();
+    work.sessionize_ok(&[
+        "generate",
+        "--events",
+        "6000",
+        "--days",
+        "3",
+        "--seed",
+        "23",
+        "--late-share",
+        "0.03",
+        "--bots",
+        "1",
+        "--output",
+        "events",
+    ]);
+    work.sessionize_ok(&["run", "--input", "events", "--output", "local-out"]);
+    let prefix = unique("s3-dated");
+    s3.upload(&work.path("events"), &format!("{prefix}/events"));
+    let input = s3.url(&format!("{prefix}/events"));
+    let output = s3.url(&format!("{prefix}/out"));
+    let mut days: Vec<String> = std::fs::read_dir(work.path("events"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|name| name.strip_prefix("dt=").map(String::from))
+        .collect();
+    days.sort();
+    for day in &days {
+        s3.sessionize_ok(
+            &work,
+            &["run", "--input", &input, "--output", &output, "--date", day],
+        );
+    }
+    s3.download(&format!("{prefix}/out"), &work.path("s3-out"));
+    for table in ["users", "bot_sessions"] {
+        let rows = |output: &str| {
+            let mut rows: Vec<String> = read_table(&work.path(output), table)
+                .iter()
+                .map(|row| format!("{row:?}"))
+                .collect();
+            rows.sort();
+            rows
+        };
+        assert_eq!(rows("s3-out"), rows("local-out"), "{table}");
+    }
+    assert_eq!(
+        all_rows(&work.path("s3-out")),
+        all_rows(&work.path("local-out"))
+    );
+    let objects = s3.objects(&format!("{prefix}/out"));
+    assert!(objects.iter().any(|(k, _)| k == "users/_SUCCESS"));
+    assert!(!objects.iter().any(|(k, _)| k.starts_with("_staging/")));
+}
+
 /// The authenticating server: only the IAM user's key and secret are accepted.
 fn s3_with_auth() -> S3 {
     let var = |name: &str| {
