@@ -59,24 +59,21 @@ campaigns as (
 ),
 
 -- step 3 (universal preset only): does this event open a session whatever the gap? At a
--- new day in the reporting time zone, or with a campaign other than the last one seen
+-- new day in the reporting time zone (a campaign other than the session's is decided by
+-- session_index, as it depends on where the session started)
 forced_starts as (
     select
         *,
-        ($split_at_midnight and event_day <> lag(event_day) over (
+        $split_at_midnight and event_day <> lag(event_day) over (
             partition by user_id
             order by event_time, event_key
-        ))
-        or ($split_on_campaign and campaign_key is not null
-            and campaign_key is distinct from lag(campaign_key) ignore nulls over (
-                partition by user_id
-                order by event_time, event_key
-            )) as is_forced_start
+        ) as is_forced_start
     from campaigns
 ),
 
 -- step 4: one pass in event order per user: a new session after the timeout, once the
--- session would reach the maximum duration, or where step 3 says so
+-- session would reach the maximum duration, at a forced start, or with a campaign other
+-- than the session's
 indexed as (
     select
         * exclude (event_us, campaign_key, is_forced_start),
@@ -85,7 +82,8 @@ indexed as (
             $timeout_us,
             $max_duration_us,
             $new_session_on_equal_gap,
-            coalesce(is_forced_start, false)
+            coalesce(is_forced_start, false),
+            campaign_key
         ) over (
             partition by user_id
             order by event_time, event_key

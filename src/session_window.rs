@@ -6,15 +6,20 @@
 //! like any other (`sql/sessionized_events.sql`):
 //!
 //! ```sql
-//! session_index(event_us, timeout_us, max_duration_us, new_session_on_equal_gap, is_forced_start)
+//! session_index(event_us, timeout_us, max_duration_us, new_session_on_equal_gap,
+//!               is_forced_start, campaign_key)
 //!     over (partition by user_id order by event_time, event_key)
 //! ```
 //!
 //! It numbers the sessions of each partition 1, 2, 3, … in row order. A row opens a session
 //! when it is the partition's first, when the gap since the previous row exceeds the timeout
 //! (or equals it, with `new_session_on_equal_gap`), or when it comes `max_duration_us` or
-//! more after the current session's first row (0: no maximum), or when its `is_forced_start` is
-//! true (the `universal` preset's midnight and campaign splits, decided in SQL).
+//! more after the current session's first row (0: no maximum), when its `is_forced_start` is
+//! true (the `universal` preset's midnight split, decided in SQL), or when it brings a
+//! `campaign_key` other than the last one seen in the current session (the `universal`
+//! preset's campaign split; NULL: the row brings none). The campaign is compared within the
+//! session only, never with an earlier session's: so a session depends on nothing before its
+//! first row, which is what lets a dated run continue a session from its first event.
 
 use std::sync::Arc;
 
@@ -38,6 +43,7 @@ pub fn udwf() -> WindowUDF {
                 DataType::Int64,
                 DataType::Boolean,
                 DataType::Boolean,
+                DataType::Utf8,
             ],
             Volatility::Immutable,
         ),
@@ -114,31 +120,39 @@ impl PartitionEvaluator for Evaluator {
             return exec_err!("{NAME}: argument 5 must not be NULL");
         }
         let forced: Vec<bool> = forced.values().iter().collect();
+        let campaigns: Vec<Option<&str>> = values[5].as_string::<i32>().iter().collect();
         Ok(Arc::new(Int64Array::from(assign(
             times.values(),
             &forced,
+            &campaigns,
             &rule,
         ))))
     }
 }
 
 /// The session index of each time, in order; `forced[row]` opens a session whatever the gap.
-fn assign(times: &[i64], forced: &[bool], rule: &Rule) -> Vec<i64> {
+fn assign(times: &[i64], forced: &[bool], campaigns: &[Option<&str>], rule: &Rule) -> Vec<i64> {
     let mut indexes = Vec::with_capacity(times.len());
     let mut index = 0i64;
     let mut session_start = i64::MIN;
     let mut previous = i64::MIN;
+    let mut session_campaign: Option<&str> = None;
     for (row, &time) in times.iter().enumerate() {
         let gap = time.saturating_sub(previous);
+        let campaign = campaigns.get(row).copied().flatten();
         let opens = row == 0
             || gap > rule.timeout_us
             || (gap == rule.timeout_us && rule.new_on_equal)
             || forced[row]
+            || campaign.is_some_and(|c| session_campaign != Some(c))
             || (rule.max_duration_us > 0
                 && time.saturating_sub(session_start) >= rule.max_duration_us);
         if opens {
             index += 1;
             session_start = time;
+            session_campaign = campaign;
+        } else if campaign.is_some() {
+            session_campaign = campaign;
         }
         previous = time;
         indexes.push(index);
@@ -164,11 +178,11 @@ mod tests {
     fn gaps_and_the_equal_gap_switch() {
         let times = [0, 30 * MINUTE, 60 * MINUTE + 1, 61 * MINUTE];
         assert_eq!(
-            assign(&times, &[false; 10][..times.len()], &rule(0, false)),
+            assign(&times, &[false; 10][..times.len()], &[], &rule(0, false)),
             [1, 1, 2, 2]
         );
         assert_eq!(
-            assign(&times, &[false; 10][..times.len()], &rule(0, true)),
+            assign(&times, &[false; 10][..times.len()], &[], &rule(0, true)),
             [1, 2, 3, 3]
         );
     }
@@ -179,13 +193,13 @@ mod tests {
         // 0, 60 and 120 minutes; each split counts from the session's own first event
         let times: Vec<i64> = (0..10).map(|i| i * 20 * MINUTE).collect();
         assert_eq!(
-            assign(&times, &[false; 10][..times.len()], &rule(60, false)),
+            assign(&times, &[false; 10][..times.len()], &[], &rule(60, false)),
             [1, 1, 1, 2, 2, 2, 3, 3, 3, 4]
         );
         // events every 25 minutes: 0, 25, 50 | 75, 100, 125 | 150 …
         let times: Vec<i64> = (0..7).map(|i| i * 25 * MINUTE).collect();
         assert_eq!(
-            assign(&times, &[false; 10][..times.len()], &rule(60, false)),
+            assign(&times, &[false; 10][..times.len()], &[], &rule(60, false)),
             [1, 1, 1, 2, 2, 2, 3]
         );
     }
@@ -195,10 +209,34 @@ mod tests {
         let times: Vec<i64> = (0..6).map(|i| i * 10 * MINUTE).collect();
         let forced = [false, false, true, false, false, false];
         // 0, 10 | 20 (forced), 30, 40, 50 | with a 30-minute maximum: 20, 30, 40 | 50
-        assert_eq!(assign(&times, &forced, &rule(0, false)), [1, 1, 2, 2, 2, 2]);
         assert_eq!(
-            assign(&times, &forced, &rule(30, false)),
+            assign(&times, &forced, &[], &rule(0, false)),
+            [1, 1, 2, 2, 2, 2]
+        );
+        assert_eq!(
+            assign(&times, &forced, &[], &rule(30, false)),
             [1, 1, 2, 2, 2, 3]
+        );
+    }
+
+    #[test]
+    fn a_campaign_splits_only_against_its_own_session() {
+        let m = |minutes: i64| minutes * MINUTE;
+        let times = [m(0), m(1), m(2), m(3), m(4), m(40), m(41)];
+        let campaigns = [
+            Some("a"),
+            None,
+            Some("a"),
+            Some("b"),
+            None,
+            None,
+            // b again, after a timeout: the new session has seen no campaign, so b is new
+            // to it, whatever the session before it brought
+            Some("b"),
+        ];
+        assert_eq!(
+            assign(&times, &[false; 7], &campaigns, &rule(0, false)),
+            [1, 1, 1, 2, 2, 3, 4]
         );
     }
 }
