@@ -55,6 +55,7 @@ pub const SESSION_MODELS: &[Model] = &[
 /// days they share. Registered once `prior_sessions` has its columns.
 pub const SESSIONS_OUTPUT_MODELS: &[Model] = &[
     model!("touched_earlier_days"),
+    model!("kept_earlier_sessions"),
     model!("sessions_output"),
     model!("bot_sessions_output"),
 ];
