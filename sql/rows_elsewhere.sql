@@ -1,7 +1,6 @@
 -- rows_elsewhere: the rows a dated run read that belong to days it does not write.
 -- Grain: one row per kind, with its count.
--- Inputs: stg_events, ranked_copies, events_deduplicated, session_anchors,
---         sessionized_events.
+-- Inputs: stg_events, ranked_copies, events_deduplicated, session_anchors, sessions.
 -- Parameters: $first_day, $last_day, $days_start_us, $days_end_us, $read_end_us.
 -- A dated run reads more than its days: the days before, to find sessions it must extend,
 -- and the days after, to finish its last sessions. The rows of those days that it does not
@@ -34,15 +33,11 @@ unread_events as (
         or arrow_cast(events_deduplicated.event_time, 'Int64') >= $read_end_us
 ),
 
--- events of sessions that start after this run's days
+-- events of sessions that start after this run's days (sessions holds them, in memory)
 later_sessions as (
-    select sum(events) as rows_
-    from (
-        select min(arrow_cast(event_time, 'Int64')) as session_start_us, count(*) as events
-        from sessionized_events
-        group by user_id, session_index
-    )
-    where session_start_us >= $days_end_us
+    select sum(event_count) as rows_
+    from sessions
+    where arrow_cast(session_start, 'Int64') >= $days_end_us
 ),
 
 final as (

@@ -7,11 +7,14 @@
 -- m.facebook.com → facebook; www.google.co.uk → google); click ids on the landing URL when
 -- there is no UTM (gclid → google / cpc, msclkid → bing / cpc, fbclid → facebook); a referral
 -- from a search engine is organic search.
+-- Parameters: $days_end_us (sessions that start after a dated run's days belong to a later
+--             run, and are left out here).
 
 with
 
 raw as (
     select * from sessions
+    where arrow_cast(session_start, 'Int64') < $days_end_us
 ),
 
 -- step 1: trimmed and lower-cased, as GA4 compares them

@@ -1,8 +1,7 @@
 -- sessions: one row per session.
 -- Grain: one row per (user_id, session_number).
 -- Inputs: sessionized_events, sessions_before.
--- Parameters: $days_end_us (sessions that start after this run's days belong to a later run),
---             $engagement_threshold_us (GA4: 10 s); $strip_trailing_slash, $lowercase_pages,
+-- Parameters: $engagement_threshold_us (GA4: 10 s); $strip_trailing_slash, $lowercase_pages,
 --             $keep_query and $kept_query_pattern (how a URL becomes a page: the query
 --             parameters named in the pattern, an alternation, are kept in URL order).
 -- Leaves the raw attribution (source, medium, campaign) and the internal columns
@@ -93,7 +92,8 @@ collapsed as (
     group by user_id, session_index
 ),
 
--- step 2: only the sessions of this run's days, numbered on from the user's history
+-- step 2: numbered on from the user's history (a dated run's sessions that start after its
+-- days are kept here, to be counted as other days' rows, and dropped by session_sources)
 numbered as (
     select
         collapsed.* exclude (session_index),
@@ -101,7 +101,6 @@ numbered as (
             as session_number
     from collapsed
     left join sessions_before on collapsed.user_id = sessions_before.user_id
-    where arrow_cast(collapsed.session_start, 'Int64') < $days_end_us
 ),
 
 -- step 3: the URL parts attribution needs; UTM columns win over the landing URL's query
