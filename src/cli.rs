@@ -186,13 +186,22 @@ pub struct TablesArgs {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Parquet events: a file, a directory or a glob (else [input] path).
+    #[command(flatten)]
+    pub job: JobArgs,
+}
+
+/// Where a job reads and writes, and its session timeout: what `run` and `validate` share.
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// Parquet events: a file, a directory (read recursively, dt=… folders included) or a
+    /// glob (else [input] path).
     #[arg(long, env = "SESSIONIZE_INPUT")]
     pub input: Option<String>,
-    /// The output the run would write to (else [output] path).
+    /// Directory the tables are written to, one folder per table, partitioned by dt (else
+    /// [output] path).
     #[arg(long, env = "SESSIONIZE_OUTPUT")]
     pub output: Option<String>,
-    /// TOML config file to check.
+    /// TOML config file; flags override it.
     #[arg(long, env = "SESSIONIZE_CONFIG")]
     pub config: Option<PathBuf>,
     /// Inactivity that ends a session, like 30m or 90s.
@@ -247,8 +256,8 @@ impl From<&ReadArgs> for RunOverrides {
     }
 }
 
-impl From<ValidateArgs> for RunOverrides {
-    fn from(args: ValidateArgs) -> Self {
+impl From<JobArgs> for RunOverrides {
+    fn from(args: JobArgs) -> Self {
         RunOverrides {
             input: args.input,
             output: args.output,
@@ -260,18 +269,8 @@ impl From<ValidateArgs> for RunOverrides {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Parquet events: a file, a directory (read recursively, dt=… folders included) or a glob.
-    #[arg(long, env = "SESSIONIZE_INPUT")]
-    pub input: Option<String>,
-    /// Directory the tables are written to, one folder per table, partitioned by dt.
-    #[arg(long, env = "SESSIONIZE_OUTPUT")]
-    pub output: Option<String>,
-    /// TOML config file; flags override it.
-    #[arg(long, env = "SESSIONIZE_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Inactivity that ends a session, like 30m or 90s.
-    #[arg(long, env = "SESSIONIZE_TIMEOUT")]
-    pub timeout: Option<String>,
+    #[command(flatten)]
+    pub job: JobArgs,
     /// What to do with an input file that cannot be read: fail the run, or skip it (the
     /// run then exits with code 3 and lists the file in its report).
     #[arg(long, value_enum, default_value_t = BadFilePolicy::Fail, env = "SESSIONIZE_ON_BAD_FILE")]
@@ -359,12 +358,7 @@ pub struct GenerateArgs {
 
 impl From<RunArgs> for RunOverrides {
     fn from(args: RunArgs) -> Self {
-        RunOverrides {
-            input: args.input,
-            output: args.output,
-            config: args.config,
-            timeout: args.timeout,
-        }
+        args.job.into()
     }
 }
 

@@ -202,13 +202,16 @@ pub async fn dry_run(settings: &RunSettings, options: &RunOptions) -> Result<Dry
             .await?;
         let mut all_days: Vec<String> = strings(&anchor_days);
         all_days.extend(days.iter().cloned());
-        for table in models::PARTITIONED_TABLES {
-            let table_days: &[String] =
-                if *table == models::SESSIONS_TABLE || models::METRIC_TABLES.contains(table) {
-                    &all_days
-                } else {
-                    &days
-                };
+        // the sessions tables and the metrics (read from them) also rewrite the earlier days
+        // of the sessions the run extends; the others only the run's own days
+        let shared = [models::SESSIONS_TABLE, models::BOT_SESSIONS_TABLE]
+            .into_iter()
+            .chain(models::METRIC_TABLES.iter().copied());
+        let own = [models::REJECTS_TABLE, models::DATA_QUALITY_TABLE];
+        let tables = shared
+            .map(|t| (t, &all_days))
+            .chain(own.into_iter().map(|t| (t, &days)));
+        for (table, table_days) in tables {
             for day in table_days {
                 partitions.push(format!("{table}/dt={day}"));
             }

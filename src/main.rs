@@ -61,7 +61,7 @@ fn main() {
                 Ok(error::exit::OK)
             }
             Command::Validate(args) => {
-                let settings = sessionize::config::resolve(&args.into())?;
+                let settings = sessionize::config::resolve(&args.job.into())?;
                 let validation = sessionize::validate::validate(&settings).await?;
                 print!("{validation}");
                 Ok(error::exit::OK)

@@ -115,19 +115,6 @@ pub const USERS_TABLE: &str = "users";
 pub const LATE_DAYS_MODEL: &str = "late_days";
 /// The sessions this run computed, among those written.
 pub const RUN_SESSIONS: &str = "run_sessions";
-/// Every table partitioned by day, in the order a run writes them.
-pub const PARTITIONED_TABLES: &[&str] = &[
-    "sessions",
-    "bot_sessions",
-    "rejects",
-    "metrics_daily",
-    "metrics_by_source",
-    "metrics_by_device",
-    "metrics_by_landing_page",
-    "metrics_by_country",
-    "metrics_by_exit_page",
-    "data_quality",
-];
 pub const ELSEWHERE_MODEL: &str = "rows_elsewhere";
 /// The earlier runs' output, as the models read it.
 pub const PRIOR_SESSIONS: &str = "prior_sessions";
