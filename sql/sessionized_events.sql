@@ -1,6 +1,6 @@
 -- sessionized_events: the events this run sessionizes, each with its session's index.
 -- Grain: one row per event_key.
--- Inputs: events_deduplicated, session_anchors.
+-- Inputs: events_deduplicated, session_anchors, page_paths.
 -- Parameters: $timeout_us (the inactivity timeout in microseconds),
 --             $max_duration_us (a session is split once it would last this long; 0: never),
 --             $new_session_on_equal_gap (true: a gap exactly equal to the timeout starts a
@@ -22,13 +22,16 @@ events as (
     select * from events_deduplicated
 ),
 
--- step 1: the events of this run's sessions, from each user's resume point on
+-- step 1: the events of this run's sessions, from each user's resume point on, each page
+-- view with its page
 in_window as (
     select
         events.*,
+        case when events.is_page_view then page_paths.page_path end as page_path,
         arrow_cast(events.event_time, 'Int64') as event_us
     from events
     left join session_anchors on events.user_id = session_anchors.user_id
+    left join page_paths on events.page_url = page_paths.page_url
     where arrow_cast(events.event_time, 'Int64')
             >= coalesce(arrow_cast(session_anchors.anchor_start, 'Int64'), $days_start_us)
         and arrow_cast(events.event_time, 'Int64') < $read_end_us

@@ -1,9 +1,7 @@
 -- sessions: one row per session.
 -- Grain: one row per (user_id, session_number).
--- Inputs: sessionized_events, sessions_before.
--- Parameters: $engagement_threshold_us (GA4: 10 s); $strip_trailing_slash, $lowercase_pages,
---             $keep_query and $kept_query_pattern (how a URL becomes a page: the query
---             parameters named in the pattern, an alternation, are kept in URL order).
+-- Inputs: sessionized_events (with each page view's page_path), sessions_before.
+-- Parameters: $engagement_threshold_us (GA4: 10 s).
 -- Leaves the raw attribution (source, medium, campaign) and the internal columns
 -- first_event_url, referrer_host, has_utm, user_agent and page_paths to session_sources and
 -- classified_sessions, which normalise them.
@@ -15,47 +13,6 @@ with
 
 events as (
     select * from sessionized_events
-),
-
--- a page view's page: its URL path (no scheme, host, query or fragment; empty is '/'),
--- normalised as [landing_pages] says, with the query parameters it lists kept
-page_parts as (
-    select
-        *,
-        case when is_page_view and page_url is not null then
-            coalesce(nullif(regexp_replace(
-                case when $lowercase_pages then lower(page_url) else page_url end,
-                case
-                    when $strip_trailing_slash
-                        then '^(([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]*)?([^?#]*?)/*([?#].*)?$'
-                    else '^(([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]*)?([^?#]*)(.*)$'
-                end,
-                '\3'
-            ), ''), '/')
-        end as bare_path,
-        -- each kept pair becomes '&pair', every other pair '&'; then the '&'s are collapsed
-        case when $keep_query and is_page_view and page_url like '%?%' then
-            trim(both '&' from regexp_replace(
-                regexp_replace(
-                    regexp_replace(page_url, '^[^?#]*\?([^#]*).*$|^.*$', '\1'),
-                    concat('&?((?:', $kept_query_pattern, ')=[^&]*)|&?[^&]+'),
-                    '&\1',
-                    'g'
-                ),
-                '&+', '&', 'g'
-            ))
-        end as kept_query
-    from events
-),
-
-paged as (
-    select
-        *,
-        case
-            when coalesce(kept_query, '') = '' then bare_path
-            else concat(bare_path, '?', kept_query)
-        end as page_path
-    from page_parts
 ),
 
 -- step 1: collapse each session, taking first and last values in event order
@@ -88,7 +45,7 @@ collapsed as (
         count(*) filter (where is_conversion) as conversion_count,
         -- summed as decimals: a float sum depends on the order rows arrive in
         cast(coalesce(sum(cast(revenue as decimal(38, 9))), 0) as double) as revenue
-    from paged
+    from events
     group by user_id, session_index
 ),
 
@@ -104,6 +61,7 @@ numbered as (
 ),
 
 -- step 3: the URL parts attribution needs; UTM columns win over the landing URL's query
+-- (whose regular expressions only run on a URL that has the parameter: most have none)
 url_parts as (
     select
         *,
@@ -121,15 +79,21 @@ url_parts as (
         end as first_event_host,
         coalesce(
             nullif(trim(first_utm_source), ''),
-            nullif(regexp_replace(first_event_url, '^[^?#]*\?([^#]*&)?utm_source=([^&#]*).*$|^.*$', '\2'), '')
+            case when strpos(first_event_url, 'utm_source=') > 0 then nullif(regexp_replace(
+                first_event_url, '^[^?#]*\?([^#]*&)?utm_source=([^&#]*).*$|^.*$', '\2'
+            ), '') end
         ) as utm_source,
         coalesce(
             nullif(trim(first_utm_medium), ''),
-            nullif(regexp_replace(first_event_url, '^[^?#]*\?([^#]*&)?utm_medium=([^&#]*).*$|^.*$', '\2'), '')
+            case when strpos(first_event_url, 'utm_medium=') > 0 then nullif(regexp_replace(
+                first_event_url, '^[^?#]*\?([^#]*&)?utm_medium=([^&#]*).*$|^.*$', '\2'
+            ), '') end
         ) as utm_medium,
         coalesce(
             nullif(trim(first_utm_campaign), ''),
-            nullif(regexp_replace(first_event_url, '^[^?#]*\?([^#]*&)?utm_campaign=([^&#]*).*$|^.*$', '\2'), '')
+            case when strpos(first_event_url, 'utm_campaign=') > 0 then nullif(regexp_replace(
+                first_event_url, '^[^?#]*\?([^#]*&)?utm_campaign=([^&#]*).*$|^.*$', '\2'
+            ), '') end
         ) as utm_campaign
     from numbered
 ),

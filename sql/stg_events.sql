@@ -1,8 +1,10 @@
 -- stg_events: one row per input row.
 -- Grain: the input as read, nothing removed.
--- Inputs: input_events (the input files, mapped to canonical columns and types by Rust),
---         page_view_event_names and conversion_event_names (lists from [sessions]).
+-- Inputs: input_events (the input files, mapped to canonical columns and types by Rust).
 -- Parameters: $has_event_name (false when the data has no event_name: every event is a view),
+--             $page_view_events and $conversion_events (the lists from [sessions], each
+--             name between two chr(31) separators: a lookup in a string is far cheaper than
+--             a join, which copies every column of every row),
 --             $earliest_event_us and $latest_event_us (the plausible range of event_time),
 --             $max_string_bytes (longer strings make a row unusable),
 --             $run_day (the day of rows that have no plausible time nor a dt= folder).
@@ -16,14 +18,6 @@ with
 
 events as (
     select * from input_events
-),
-
-page_view_names as (
-    select distinct event_name from page_view_event_names
-),
-
-conversion_names as (
-    select distinct event_name from conversion_event_names
 ),
 
 -- the event_id when there is one, else a digest of the whole row: identical rows without an
@@ -79,11 +73,17 @@ classified as (
             when octet_length(keyed.country) > $max_string_bytes then 'country too long'
         end as reject_reason,
         cast(cast(to_local_time(keyed.event_time) as date) as varchar) as event_day,
-        (not $has_event_name) or page_view_names.event_name is not null as is_page_view,
-        conversion_names.event_name is not null as is_conversion
+        (not $has_event_name) or coalesce(
+            strpos($page_view_events, concat(chr(31), keyed.event_name, chr(31))) > 0
+                and keyed.event_name is not null,
+            false
+        ) as is_page_view,
+        coalesce(
+            strpos($conversion_events, concat(chr(31), keyed.event_name, chr(31))) > 0
+                and keyed.event_name is not null,
+            false
+        ) as is_conversion
     from keyed
-    left join page_view_names on keyed.event_name = page_view_names.event_name
-    left join conversion_names on keyed.event_name = conversion_names.event_name
 ),
 
 final as (

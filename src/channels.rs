@@ -11,12 +11,13 @@ use datafusion::prelude::SessionContext;
 
 use crate::config::ChannelSettings;
 use crate::error::UserError;
+use crate::scratch::Scratch;
 
 const GA4_SOURCE_CATEGORIES: &str = include_str!("../data/channels/ga4_source_categories.csv");
 const SOURCE_ALIASES: &str = include_str!("../data/channels/source_aliases.csv");
 
 /// Registers `source_categories`, `source_aliases` and `channel_rules`.
-pub fn register(ctx: &SessionContext, settings: &ChannelSettings) -> Result<()> {
+pub fn register(ctx: &SessionContext, scratch: &Scratch, settings: &ChannelSettings) -> Result<()> {
     let (categories_text, origin) = match &settings.source_categories {
         Some(path) => (
             std::fs::read_to_string(path).map_err(|e| UserError::Config {
@@ -32,7 +33,8 @@ pub fn register(ctx: &SessionContext, settings: &ChannelSettings) -> Result<()> 
         ),
     };
     let categories = two_columns(&categories_text, origin, ["source", "source_category"])?;
-    ctx.register_batch(
+    scratch.register_batch(
+        ctx,
         "source_categories",
         batch(vec![
             (
@@ -51,7 +53,8 @@ pub fn register(ctx: &SessionContext, settings: &ChannelSettings) -> Result<()> 
         "data/channels/source_aliases.csv",
         ["pattern", "source"],
     )?;
-    ctx.register_batch(
+    scratch.register_batch(
+        ctx,
         "source_aliases",
         batch(vec![
             ("alias_order", order(aliases.len())),
@@ -62,7 +65,8 @@ pub fn register(ctx: &SessionContext, settings: &ChannelSettings) -> Result<()> 
 
     let rules = &settings.rules;
     let condition = |value: &Option<String>| value.as_ref().map(|v| v.trim().to_lowercase());
-    ctx.register_batch(
+    scratch.register_batch(
+        ctx,
         "channel_rules",
         batch(vec![
             ("rule_order", order(rules.len())),

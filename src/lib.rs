@@ -24,6 +24,7 @@ pub mod query;
 pub mod report;
 pub mod results;
 pub mod scope;
+pub mod scratch;
 pub mod session_window;
 pub mod storage;
 pub mod user_agents;
@@ -43,6 +44,7 @@ use crate::error::exit;
 use crate::events::{BadFile, OnBadFile};
 use crate::report::{DryRun, RowCounts, RunReport, Status};
 use crate::scope::{DayRange, DayRequest, Window};
+use crate::scratch::Scratch;
 use crate::storage::OutputRoot;
 use crate::write::{Staging, TableWrite};
 
@@ -193,7 +195,7 @@ pub async fn dry_run(settings: &RunSettings, options: &RunOptions) -> Result<Dry
     if plan.window.days.is_some() {
         let facts = run_facts(&clock, &input, &plan.window)?;
         let parameters = models::Parameters::new(settings, &facts);
-        history::register(&ctx, &root, &plan.window).await?;
+        history::register(&ctx, &Scratch::create()?, &root, &plan.window).await?;
         models::register(&ctx, &[models::SESSION_ANCHORS], &parameters).await?;
         let anchor_days = ctx
             .sql("select distinct anchor_dt from session_anchors order by 1")
@@ -275,7 +277,6 @@ async fn plan(
     if in_folders {
         let facts = run_facts(clock, &input, &requested_window)?;
         let parameters = models::Parameters::new(settings, &facts);
-        models::register_event_lists(&ctx, &settings.sessions)?;
         models::register(&ctx, &[models::STG_EVENTS], &parameters).await?;
         models::register(&ctx, models::LATE_MODELS, &parameters).await?;
         let late = ctx.table(models::LATE_DAYS_MODEL).await?.collect().await?;
@@ -387,22 +388,28 @@ async fn compute_once(
     // clean and sessionize: the SQL models, continuing from what earlier runs left
     let facts = run_facts(clock, input, window)?;
     let parameters = models::Parameters::new(settings, &facts);
-    models::register_event_lists(ctx, &settings.sessions)?;
-    channels::register(ctx, &settings.channels)?;
-    register_user_agents(ctx).await?;
-    history::register(ctx, root, window).await?;
+    let scratch = Scratch::create()?;
+    channels::register(ctx, &scratch, &settings.channels)?;
+    register_user_agents(ctx, &scratch).await?;
+    history::register(ctx, &scratch, root, window).await?;
+    // each computed once: a view read by several models would be computed by each
+    models::register(ctx, models::DEDUPE_MODELS, &parameters).await?;
+    let copies = ctx.table(models::RANKED_COPIES_MODEL).await?;
+    scratch
+        .materialize(ctx, models::RANKED_COPIES_MODEL, copies)
+        .await?;
     models::register(ctx, models::SESSION_MODELS, &parameters).await?;
-    // sessionized once, in memory: a view read twice would be computed twice
-    let sessions = ctx.table(models::SESSIONS_MODEL).await?.cache().await?;
-    ctx.deregister_table(models::SESSIONS_MODEL)?;
-    ctx.register_table(models::SESSIONS_MODEL, sessions.into_view())?;
+    let sessions = ctx.table(models::SESSIONS_MODEL).await?;
+    scratch
+        .materialize(ctx, models::SESSIONS_MODEL, sessions)
+        .await?;
     models::register(ctx, models::CLASSIFY_MODELS, &parameters).await?;
     for (prior, model) in [
         (models::PRIOR_SESSIONS, models::REPORTED_SESSIONS_MODEL),
         (models::PRIOR_BOT_SESSIONS, models::BOT_SESSIONS_TABLE),
     ] {
         let schema = ctx.table(model).await?.schema().inner().clone();
-        history::register_if_missing(ctx, prior, schema)?;
+        history::register_if_missing(ctx, &scratch, prior, schema)?;
     }
     models::register(ctx, models::SESSIONS_OUTPUT_MODELS, &parameters).await?;
     models::register(ctx, models::ELSEWHERE_MODELS, &parameters).await?;
@@ -433,7 +440,7 @@ async fn compute_once(
     staging
         .register_written(ctx, models::BOT_SESSIONS_TABLE)
         .await?;
-    models::register_days(ctx, &days)?;
+    models::register_days(ctx, &scratch, &days)?;
     models::register(ctx, models::USER_MODELS, &parameters).await?;
     let users = ctx.table(models::USERS_TABLE).await?;
     staging.write_whole(models::USERS_TABLE, users).await?;
@@ -513,7 +520,7 @@ fn strings(batches: &[arrow::array::RecordBatch]) -> Vec<String> {
 }
 
 /// Parses each distinct user agent of the input once, into the `user_agent_lookup` table.
-async fn register_user_agents(ctx: &SessionContext) -> Result<()> {
+async fn register_user_agents(ctx: &SessionContext, scratch: &Scratch) -> Result<()> {
     let distinct = ctx
         .table(events::INPUT_VIEW)
         .await?
@@ -527,7 +534,8 @@ async fn register_user_agents(ctx: &SessionContext) -> Result<()> {
         let column = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
         user_agents.extend(column.as_string::<i32>().iter().flatten().map(String::from));
     }
-    ctx.register_batch(
+    scratch.register_batch(
+        ctx,
         "user_agent_lookup",
         user_agents::lookup_table(&user_agents)?,
     )?;

@@ -12,8 +12,9 @@ use datafusion::common::ParamValues;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
-use crate::config::{EqualGap, RunSettings, SessionRules, SplitPreset};
+use crate::config::{EqualGap, RunSettings, SplitPreset};
 use crate::scope::Window;
+use crate::scratch::Scratch;
 
 /// One model: a `select` in `sql/<name>.sql`.
 pub struct Model {
@@ -40,12 +41,18 @@ macro_rules! example {
 }
 
 /// From the input events to one row per session, and the rows that cannot be in one.
+pub const DEDUPE_MODELS: &[Model] = &[model!("stg_events"), model!("ranked_copies")];
+
+/// The copies of repeated events, materialised once after [`DEDUPE_MODELS`]: the events,
+/// the rejects, the counts of other days' rows and `data_quality` all read them.
+pub const RANKED_COPIES_MODEL: &str = "ranked_copies";
+
+/// From the input's events to this run's sessions.
 pub const SESSION_MODELS: &[Model] = &[
-    model!("stg_events"),
-    model!("ranked_copies"),
     model!("events_deduplicated"),
     model!("session_anchors"),
     model!("sessions_before"),
+    model!("page_paths"),
     model!("sessionized_events"),
     model!("sessions"),
     model!("rejected_events"),
@@ -201,6 +208,14 @@ impl Parameters {
                 int(i64::try_from(validity.max_string_bytes).unwrap_or(i64::MAX)),
             ),
             ("run_id".to_string(), text(run.run_id)),
+            (
+                "page_view_events".to_string(),
+                text(&name_list(&rules.page_view_events)),
+            ),
+            (
+                "conversion_events".to_string(),
+                text(&name_list(&rules.conversion_events)),
+            ),
             ("run_day".to_string(), text(&run.run_day)),
             (
                 "timeout_us".to_string(),
@@ -278,29 +293,23 @@ fn kept_query_pattern(names: &[String]) -> String {
         .join("|")
 }
 
-/// The config's lists, as the small tables the models join with.
-pub fn register_event_lists(ctx: &SessionContext, rules: &SessionRules) -> Result<()> {
-    for (table, names) in [
-        ("page_view_event_names", &rules.page_view_events),
-        ("conversion_event_names", &rules.conversion_events),
-    ] {
-        let schema = Arc::new(Schema::new(vec![Field::new(
-            "event_name",
-            DataType::Utf8,
-            false,
-        )]));
-        let batch = RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(names.clone()))])?;
-        ctx.register_batch(table, batch)?;
+/// An event-name list as the `$page_view_events` parameter: each name between two
+/// separators (chr(31), which no event name has), so `strpos` finds whole names only.
+fn name_list(names: &[String]) -> String {
+    let separator = '\u{1f}';
+    let mut list = separator.to_string();
+    for name in names {
+        list.push_str(name);
+        list.push(separator);
     }
-    Ok(())
+    list
 }
 
 /// The days a run writes, as the table `run_days` (dt): each gets its partitions, rows or not.
-pub fn register_days(ctx: &SessionContext, days: &[String]) -> Result<()> {
+pub fn register_days(ctx: &SessionContext, scratch: &Scratch, days: &[String]) -> Result<()> {
     let schema = Arc::new(Schema::new(vec![Field::new("dt", DataType::Utf8, false)]));
     let batch = RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(days.to_vec()))])?;
-    ctx.deregister_table("run_days")?;
-    ctx.register_batch("run_days", batch)?;
+    scratch.register_batch(ctx, "run_days", batch)?;
     Ok(())
 }
 

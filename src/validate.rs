@@ -39,7 +39,6 @@ pub async fn validate(settings: &RunSettings) -> Result<Validation> {
         has_event_name: input.has_event_name,
         window: &window,
     };
-    models::register_event_lists(&ctx, &settings.sessions)?;
     models::register(
         &ctx,
         &[models::STG_EVENTS],

@@ -10,9 +10,13 @@ use anyhow::{Context, Result};
 use arrow::array::{Array, UInt64Array};
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::config::TableParquetOptions;
-use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::datasource::file_format::format_as_file_type;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
+use datafusion::datasource::file_format::parquet::ParquetFormatFactory;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::prelude::{DataFrame, SessionContext};
 use serde::Serialize;
 
@@ -69,8 +73,9 @@ impl Staging {
     pub async fn write_frame(&mut self, table: &str, frame: DataFrame) -> Result<&TableWrite> {
         let dir = format!("{}/{table}", self.dir);
         let schema = frame.schema().as_arrow().clone();
-        let options = DataFrameWriteOptions::new().with_partition_by(vec![PARTITION_COLUMN.into()]);
-        let rows = self.write_parquet(table, &dir, frame, options).await?;
+        let rows = self
+            .write_parquet(table, &dir, frame, vec![PARTITION_COLUMN.into()])
+            .await?;
         let (partitions, files) = self.root.partitions(&dir).await?;
         self.written.push(TableWrite {
             table: table.to_string(),
@@ -124,9 +129,7 @@ impl Staging {
     pub async fn write_whole(&mut self, table: &str, frame: DataFrame) -> Result<&TableWrite> {
         let dir = format!("{}/{table}", self.dir);
         let schema = frame.schema().as_arrow().clone();
-        let rows = self
-            .write_parquet(table, &dir, frame, DataFrameWriteOptions::new())
-            .await?;
+        let rows = self.write_parquet(table, &dir, frame, Vec::new()).await?;
         let mut files = self.root.parquet_files(&dir).await?;
         if files == 0 {
             self.root
@@ -154,19 +157,14 @@ impl Staging {
         table: &str,
         dir: &str,
         frame: DataFrame,
-        options: DataFrameWriteOptions,
+        partition_by: Vec<String>,
     ) -> Result<u64> {
         crate::progress::stage(&format!("writing {table}"));
+        explain_if_asked(table, &frame).await?;
         let url = self.root.url_of(dir)?;
-        let result = frame
-            .write_parquet(url.as_str(), options, Some(parquet_options()))
+        let rows = copy_to_parquet(frame, url.as_str(), partition_by, parquet_options())
             .await
             .with_context(|| format!("writing table {table}"))?;
-        let rows = result
-            .iter()
-            .filter_map(|batch| batch.column(0).as_any().downcast_ref::<UInt64Array>())
-            .flat_map(|counts| counts.iter().flatten())
-            .sum();
         tracing::info!(table, rows, "table written");
         Ok(rows)
     }
@@ -175,19 +173,12 @@ impl Staging {
     /// read the written rows instead of computing them again.
     pub async fn register_written(&self, ctx: &SessionContext, table: &str) -> Result<()> {
         let url = self.root.url_of(&format!("{}/{table}", self.dir))?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet")
-            .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Utf8)]);
         let schema = self
             .schemas
             .get(table)
             .with_context(|| format!("table {table} was not written"))?;
-        let file_schema = file_schema(schema);
-        let config = ListingTableConfig::new(url)
-            .with_listing_options(options)
-            .with_schema(file_schema);
         ctx.deregister_table(table)?;
-        ctx.register_table(table, Arc::new(ListingTable::try_new(config)?))?;
+        ctx.register_table(table, listing_table(url, schema, true)?)?;
         Ok(())
     }
 
@@ -222,6 +213,71 @@ impl Staging {
         self.root.commit(&self.run_id, &swaps).await?;
         Ok(self.written)
     }
+}
+
+/// Runs `frame` into Parquet files under `url`, as `DataFrame::write_parquet` does, but
+/// keeps the executed plan to add what its operators spilled to the run's total. Returns
+/// the rows written.
+pub async fn copy_to_parquet(
+    frame: DataFrame,
+    url: &str,
+    partition_by: Vec<String>,
+    parquet: TableParquetOptions,
+) -> Result<u64> {
+    let (state, plan) = frame.into_parts();
+    let file_type = format_as_file_type(Arc::new(ParquetFormatFactory::new_with_options(parquet)));
+    let plan = LogicalPlanBuilder::copy_to(
+        plan,
+        url.to_string(),
+        file_type,
+        HashMap::new(),
+        partition_by,
+    )?
+    .build()?;
+    let physical = state.create_physical_plan(&plan).await?;
+    let result = datafusion::physical_plan::collect(physical.clone(), state.task_ctx()).await;
+    crate::engine::record_spills(physical.as_ref());
+    Ok(result?
+        .iter()
+        .filter_map(|batch| batch.column(0).as_any().downcast_ref::<UInt64Array>())
+        .flat_map(|counts| counts.iter().flatten())
+        .sum())
+}
+
+/// Set, every table's query also runs once under EXPLAIN ANALYZE and its plan, with the time
+/// and rows of each operator, goes to stderr: how the plans were profiled (bench/README.md).
+/// The query then runs twice, so it is for profiling only.
+const EXPLAIN_VARIABLE: &str = "SESSIONIZE_EXPLAIN_ANALYZE";
+
+pub async fn explain_if_asked(table: &str, frame: &DataFrame) -> Result<()> {
+    if std::env::var_os(EXPLAIN_VARIABLE).is_none() {
+        return Ok(());
+    }
+    let batches = frame.clone().explain(false, true)?.collect().await?;
+    let plans = arrow::util::pretty::pretty_format_batches(&batches)?;
+    eprintln!("EXPLAIN ANALYZE of table {table}:\n{plans}");
+    Ok(())
+}
+
+/// The Parquet files under `url` as a table of `schema`; `partitioned`: in `dt=` folders,
+/// `dt` being the folder's.
+pub fn listing_table(
+    url: ListingTableUrl,
+    schema: &SchemaRef,
+    partitioned: bool,
+) -> Result<Arc<ListingTable>> {
+    let mut options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let mut file_schema = schema.clone();
+    if partitioned {
+        options =
+            options.with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Utf8)]);
+        file_schema = self::file_schema(schema);
+    }
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(file_schema);
+    Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
 /// The columns a table's files hold: all but the partition column, which is the folder.
