@@ -39,12 +39,15 @@ final as (
         coalesce(user_agent_lookup.is_bot, false) as is_bot,
         sessions_in.dt,
         sessions_in.page_paths
-    from sessions_in
-    left join traffic_channels
-        on sessions_in.source = traffic_channels.source
-        and sessions_in.medium = traffic_channels.medium
-        and sessions_in.campaign = traffic_channels.campaign
-    left join user_agent_lookup on sessions_in.user_agent = user_agent_lookup.user_agent
+    -- the small lookups on the left: DataFusion builds a join's hash table from its left side
+    from user_agent_lookup
+    right join (
+        traffic_channels
+        right join sessions_in
+            on sessions_in.source = traffic_channels.source
+            and sessions_in.medium = traffic_channels.medium
+            and sessions_in.campaign = traffic_channels.campaign
+    ) on sessions_in.user_agent = user_agent_lookup.user_agent
 )
 
 select * from final

@@ -11,12 +11,12 @@ valid_events as (
     where reject_reason is null
 ),
 
--- the common case: a key seen once
+-- the common case: a key seen once (the few repeated keys on the left: DataFusion builds a
+-- join's hash table from its left side, and the run keeps joins in the order written)
 single_events as (
-    select * from valid_events
-    where not exists (
-        select 1 from ranked_copies where ranked_copies.event_key = valid_events.event_key
-    )
+    select valid_events.*
+    from (select distinct event_key from ranked_copies) as repeated_keys
+    right anti join valid_events on repeated_keys.event_key = valid_events.event_key
 ),
 
 kept_copies as (

@@ -26,8 +26,9 @@ copies_elsewhere as (
 -- events before the user's resume point, or past the end of what the run reads
 unread_events as (
     select count(*) as rows_
-    from events_deduplicated
-    left join session_anchors on events_deduplicated.user_id = session_anchors.user_id
+    -- the anchors on the left: a join's hash table is built from its left side
+    from session_anchors
+    right join events_deduplicated on events_deduplicated.user_id = session_anchors.user_id
     where arrow_cast(events_deduplicated.event_time, 'Int64')
             < coalesce(arrow_cast(session_anchors.anchor_start, 'Int64'), $days_start_us)
         or arrow_cast(events_deduplicated.event_time, 'Int64') >= $read_end_us

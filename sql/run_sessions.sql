@@ -18,8 +18,9 @@ written as (
 
 final as (
     select written.*
-    from written
-    left join session_anchors on written.user_id = session_anchors.user_id
+    -- the few anchors on the left: DataFusion builds a join's hash table from its left side
+    from session_anchors
+    right join written on written.user_id = session_anchors.user_id
     where written.dt >= $first_day
         or written.session_start >= session_anchors.anchor_start
 )

@@ -64,8 +64,9 @@ named as (
     select
         clicked.*,
         coalesce(aliased.alias, clicked.plain_source) as clean_source
-    from clicked
-    left join aliased on clicked.plain_source = aliased.plain_source
+    -- the few sources on the left: DataFusion builds a join's hash table from its left side
+    from aliased
+    right join clicked on clicked.plain_source = aliased.plain_source
 ),
 
 -- step 4: a referral from a search engine is organic search, as GA4 reports it
@@ -84,11 +85,11 @@ final as (
                 and search_engines.source is not null then '(organic)'
             else named.clean_campaign
         end as campaign
-    from named
-    left join (
+    from (
         select distinct source from source_categories
         where source_category = 'SOURCE_CATEGORY_SEARCH'
-    ) as search_engines on named.clean_source = search_engines.source
+    ) as search_engines
+    right join named on named.clean_source = search_engines.source
 )
 
 select * from final

@@ -23,18 +23,25 @@ events as (
 ),
 
 -- step 1: the events of this run's sessions, from each user's resume point on, each page
--- view with its page
-in_window as (
+-- view with its page (the small tables on the left of the right joins: DataFusion builds a
+-- join's hash table from its left side)
+anchored as (
     select
         events.*,
-        case when events.is_page_view then page_paths.page_path end as page_path,
-        arrow_cast(events.event_time, 'Int64') as event_us
-    from events
-    left join session_anchors on events.user_id = session_anchors.user_id
-    left join page_paths on events.page_url = page_paths.page_url
-    where arrow_cast(events.event_time, 'Int64')
-            >= coalesce(arrow_cast(session_anchors.anchor_start, 'Int64'), $days_start_us)
-        and arrow_cast(events.event_time, 'Int64') < $read_end_us
+        arrow_cast(session_anchors.anchor_start, 'Int64') as anchor_us
+    from session_anchors
+    right join events on events.user_id = session_anchors.user_id
+),
+
+in_window as (
+    select
+        anchored.* exclude (anchor_us),
+        case when anchored.is_page_view then page_paths.page_path end as page_path,
+        arrow_cast(anchored.event_time, 'Int64') as event_us
+    from page_paths
+    right join anchored on anchored.page_url = page_paths.page_url
+    where arrow_cast(anchored.event_time, 'Int64') >= coalesce(anchored.anchor_us, $days_start_us)
+        and arrow_cast(anchored.event_time, 'Int64') < $read_end_us
 ),
 
 -- step 2 (universal preset only): the campaign an event brings, if any: its UTM values,

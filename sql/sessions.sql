@@ -56,8 +56,10 @@ numbered as (
         collapsed.* exclude (session_index),
         coalesce(sessions_before.sessions_before, 0) + collapsed.session_index
             as session_number
-    from collapsed
-    left join sessions_before on collapsed.user_id = sessions_before.user_id
+    -- the users on the left, as there are fewer of them than sessions: a join's hash table
+    -- is built from its left side
+    from sessions_before
+    right join collapsed on collapsed.user_id = sessions_before.user_id
 ),
 
 -- step 3: the URL parts attribution needs; UTM columns win over the landing URL's query

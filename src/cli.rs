@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::RunOptions;
 use crate::config::{RunOverrides, parse_duration_or_zero};
+use crate::engine::Resources;
 use crate::error::UserError;
 use crate::events::OnBadFile;
 use crate::generate::GenerateOptions;
@@ -293,6 +294,15 @@ pub struct RunArgs {
     /// Print which input files and output partitions the run would touch; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The memory the run may use, like 2GiB, 512MiB or 4GB (default: no limit). Past
+    /// half of it, sorts and aggregates spill to disk under --temp-dir; the rest is left
+    /// for what the engine does not count (Parquet buffers, batches in flight).
+    #[arg(long, env = "SESSIONIZE_MEMORY_LIMIT")]
+    pub memory_limit: Option<String>,
+    /// Where spill files and the run's scratch tables go (default: the system's
+    /// temporary directory, $TMPDIR). Both are removed when the run ends.
+    #[arg(long, env = "SESSIONIZE_TEMP_DIR")]
+    pub temp_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -310,7 +320,21 @@ impl RunArgs {
                 key: "--wait-for-lock".into(),
                 message,
             })?;
+        let memory_limit = self
+            .memory_limit
+            .as_deref()
+            .map(parse_bytes)
+            .transpose()
+            .map_err(|message| UserError::Config {
+                origin: "command line".into(),
+                key: "--memory-limit".into(),
+                message,
+            })?;
         Ok(RunOptions {
+            resources: Resources {
+                memory_limit,
+                temp_dir: self.temp_dir.clone(),
+            },
             on_bad_file: match self.on_bad_file {
                 BadFilePolicy::Fail => OnBadFile::Fail,
                 BadFilePolicy::Skip => OnBadFile::Skip,
@@ -373,5 +397,61 @@ impl From<GenerateArgs> for GenerateOptions {
             late_share: args.late_share,
             bots: args.bots,
         }
+    }
+}
+
+/// A size like 2GiB, 512MiB, 1.5GB or 1000000 (bytes), as a number of bytes.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("expected a size like 2GiB or 512MiB, got {text:?}"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        "t" | "tb" => 1_000_000_000_000,
+        "tib" => 1 << 40,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}: use B, KB, MB, GB, TB or KiB, MiB, GiB, TiB"
+            ));
+        }
+    };
+    let bytes = number * scale as f64;
+    if bytes < (64u64 << 20) as f64 {
+        return Err(format!(
+            "{text:?} is too little to run in: give at least 64MiB"
+        ));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes_parse_in_both_units() {
+        assert_eq!(parse_bytes("2GiB"), Ok(2 * 1024 * 1024 * 1024));
+        assert_eq!(parse_bytes("512MiB"), Ok(512 * 1024 * 1024));
+        assert_eq!(parse_bytes("1.5GB"), Ok(1_500_000_000));
+        assert_eq!(parse_bytes("100000000"), Ok(100_000_000));
+        assert_eq!(parse_bytes(" 4 gb "), Ok(4_000_000_000));
+        assert!(
+            parse_bytes("2 parsecs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(parse_bytes("lots").unwrap_err().contains("expected a size"));
+        assert!(parse_bytes("1MiB").unwrap_err().contains("at least 64MiB"));
     }
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use anyhow::{Context, Result};
 use datafusion::config::ConfigOptions;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -60,7 +60,7 @@ fn runtime_for(resources: &Resources) -> Result<Arc<RuntimeEnv>> {
         );
     }
     if let Some(limit) = resources.memory_limit {
-        let pool = FairSpillPool::new((limit as f64 * POOL_SHARE) as usize);
+        let pool = GreedyMemoryPool::new((limit as f64 * POOL_SHARE) as usize);
         // an operator that cannot get memory then names the biggest holders
         let top = NonZeroUsize::new(5).expect("5 is not zero");
         builder = builder.with_memory_pool(Arc::new(TrackConsumersPool::new(pool, top)));
@@ -127,6 +127,12 @@ fn context_with(adjust: impl FnOnce(&mut ConfigOptions)) -> Result<SessionContex
     // third of the time of the default two-stage plan, whose second hash and merge of ordered
     // first values dominated the run. DataFusion only does so from 4 partitions by default.
     options.optimizer.subset_repartition_threshold = 1;
+    // Joins run as written, the small side on the left, as the side a hash table is built
+    // from: the engine's estimates of derived tables (a distinct list of URLs, a user's
+    // resume points) are often far off, and swapping on them once built a 600 MB hash table
+    // of every event to look up a few hundred pages. With a memory limit, that is the
+    // difference between finishing and failing, as hash joins cannot spill.
+    options.optimizer.join_reordering = false;
     for entry in ConfigOptions::new().entries() {
         let variable = entry.key.to_uppercase().replace('.', "_");
         if let Some(value) = std::env::var_os(&variable) {

@@ -42,7 +42,7 @@ use datafusion::prelude::*;
 use crate::config::RunSettings;
 use crate::error::exit;
 use crate::events::{BadFile, OnBadFile};
-use crate::report::{DryRun, RowCounts, RunReport, Status};
+use crate::report::{DryRun, MemoryUse, RowCounts, RunReport, Status};
 use crate::scope::{DayRange, DayRequest, Window};
 use crate::scratch::Scratch;
 use crate::storage::OutputRoot;
@@ -51,6 +51,8 @@ use crate::write::{Staging, TableWrite};
 /// How a run behaves, beyond what it computes.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
+    /// `--memory-limit` and `--temp-dir`.
+    pub resources: engine::Resources,
     pub on_bad_file: OnBadFile,
     /// How long to wait for another run on the same output to finish.
     pub wait_for_lock: Duration,
@@ -97,6 +99,7 @@ impl RunClock {
 /// of a run that finished; the error of one that did not.
 pub async fn run(settings: &RunSettings, options: &RunOptions) -> Result<RunReport> {
     let started = Instant::now();
+    engine::configure(options.resources.clone())?;
     let clock = RunClock::start(settings)?;
     // bad days are the user's to fix before anything is touched
     let requested_days = scope::requested_days(&options.days, clock.today)?;
@@ -126,6 +129,7 @@ pub async fn run(settings: &RunSettings, options: &RunOptions) -> Result<RunRepo
         counts: RowCounts::default(),
         tables: Vec::new(),
         partitions_replaced: Vec::new(),
+        memory: MemoryUse::measure(options.resources.memory_limit),
         notes: recovered,
     };
     match result {

@@ -90,7 +90,29 @@ pub struct RunReport {
     pub tables: Vec<TableWrite>,
     /// `<table>/dt=YYYY-MM-DD` of every partition this run replaced or created.
     pub partitions_replaced: Vec<String>,
+    pub memory: MemoryUse,
     pub notes: Vec<String>,
+}
+
+/// What the run used of the machine's memory, and what it spilled to disk for lack of it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MemoryUse {
+    /// `--memory-limit`, if given.
+    pub limit_bytes: Option<u64>,
+    /// The process's peak resident memory.
+    pub peak_bytes: u64,
+    /// Bytes the engine's sorts, aggregates and joins wrote to spill files.
+    pub spilled_bytes: u64,
+}
+
+impl MemoryUse {
+    pub fn measure(limit_bytes: Option<u64>) -> Self {
+        MemoryUse {
+            limit_bytes,
+            peak_bytes: crate::engine::peak_memory_bytes(),
+            spilled_bytes: crate::engine::spilled_bytes(),
+        }
+    }
 }
 
 impl RunReport {
@@ -153,6 +175,12 @@ impl fmt::Display for RunReport {
         for note in &self.notes {
             writeln!(f, "  note: {note}")?;
         }
+        let m = &self.memory;
+        write!(f, "  memory: peak {:.2} GB", m.peak_bytes as f64 / 1e9)?;
+        if let Some(limit) = m.limit_bytes {
+            write!(f, " (limit {:.2} GB)", limit as f64 / 1e9)?;
+        }
+        writeln!(f, ", spilled {:.2} GB", m.spilled_bytes as f64 / 1e9)?;
         write!(f, "  seconds: {:.2}", self.seconds)
     }
 }

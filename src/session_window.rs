@@ -21,11 +21,12 @@
 //! session only, never with an earlier session's: so a session depends on nothing before its
 //! first row, which is what lets a dated run continue a session from its first event.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array};
 use arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
-use datafusion::common::{Result, exec_err};
+use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
 use datafusion::logical_expr::{
     PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl,
@@ -68,7 +69,7 @@ impl WindowUDFImpl for SessionIndex {
         &self,
         _args: PartitionEvaluatorArgs,
     ) -> Result<Box<dyn PartitionEvaluator>> {
-        Ok(Box::new(Evaluator))
+        Ok(Box::<Evaluator>::default())
     }
 
     fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
@@ -80,84 +81,142 @@ impl WindowUDFImpl for SessionIndex {
     }
 }
 
-#[derive(Debug)]
-struct Evaluator;
+/// One partition's pass. Runs row by row (`evaluate`) where the engine streams a user's
+/// events through (it then holds only the current user's rows, not the whole partition), or
+/// over a whole partition at once (`evaluate_all`).
+#[derive(Debug, Default)]
+struct Evaluator {
+    pass: Option<Pass>,
+}
 
 /// The session rule's settings, read from the (constant) argument columns.
+#[derive(Debug, Clone, Copy)]
 struct Rule {
     timeout_us: i64,
     max_duration_us: i64,
     new_on_equal: bool,
 }
 
-impl PartitionEvaluator for Evaluator {
-    fn evaluate_all(&mut self, values: &[ArrayRef], num_rows: usize) -> Result<ArrayRef> {
-        if num_rows == 0 {
-            return Ok(Arc::new(Int64Array::from(Vec::<i64>::new())));
-        }
-        let times = values[0].as_primitive::<Int64Type>();
+impl Rule {
+    fn from_arguments(values: &[ArrayRef], row: usize) -> Result<Self> {
         let constant = |i: usize| -> Result<i64> {
             let column = values[i].as_primitive::<Int64Type>();
-            if column.is_null(0) {
+            if column.is_null(row) {
                 return exec_err!("{NAME}: argument {} must not be NULL", i + 1);
             }
-            Ok(column.value(0))
+            Ok(column.value(row))
         };
         let equal = values[3].as_boolean();
-        if equal.is_null(0) {
+        if equal.is_null(row) {
             return exec_err!("{NAME}: argument 4 must not be NULL");
         }
-        let rule = Rule {
+        Ok(Rule {
             timeout_us: constant(1)?,
             max_duration_us: constant(2)?,
-            new_on_equal: equal.value(0),
-        };
-        if times.null_count() > 0 {
-            return exec_err!("{NAME}: event times must not be NULL");
-        }
-        let forced = values[4].as_boolean();
-        if forced.null_count() > 0 {
-            return exec_err!("{NAME}: argument 5 must not be NULL");
-        }
-        let forced: Vec<bool> = forced.values().iter().collect();
-        let campaigns: Vec<Option<&str>> = values[5].as_string::<i32>().iter().collect();
-        Ok(Arc::new(Int64Array::from(assign(
-            times.values(),
-            &forced,
-            &campaigns,
-            &rule,
-        ))))
+            new_on_equal: equal.value(row),
+        })
     }
 }
 
-/// The session index of each time, in order; `forced[row]` opens a session whatever the gap.
-fn assign(times: &[i64], forced: &[bool], campaigns: &[Option<&str>], rule: &Rule) -> Vec<i64> {
-    let mut indexes = Vec::with_capacity(times.len());
-    let mut index = 0i64;
-    let mut session_start = i64::MIN;
-    let mut previous = i64::MIN;
-    let mut session_campaign: Option<&str> = None;
-    for (row, &time) in times.iter().enumerate() {
-        let gap = time.saturating_sub(previous);
-        let campaign = campaigns.get(row).copied().flatten();
-        let opens = row == 0
-            || gap > rule.timeout_us
-            || (gap == rule.timeout_us && rule.new_on_equal)
-            || forced[row]
-            || campaign.is_some_and(|c| session_campaign != Some(c))
-            || (rule.max_duration_us > 0
-                && time.saturating_sub(session_start) >= rule.max_duration_us);
-        if opens {
-            index += 1;
-            session_start = time;
-            session_campaign = campaign;
-        } else if campaign.is_some() {
-            session_campaign = campaign;
+/// The current session of a pass over one partition's rows, in order.
+#[derive(Debug)]
+struct Pass {
+    rule: Rule,
+    index: i64,
+    session_start: i64,
+    previous: Option<i64>,
+    session_campaign: Option<String>,
+}
+
+impl Pass {
+    fn new(rule: Rule) -> Self {
+        Pass {
+            rule,
+            index: 0,
+            session_start: i64::MIN,
+            previous: None,
+            session_campaign: None,
         }
-        previous = time;
-        indexes.push(index);
     }
-    indexes
+
+    /// The session index of the next row; `forced` opens a session whatever the gap.
+    fn next(&mut self, time: i64, forced: bool, campaign: Option<&str>) -> i64 {
+        let rule = &self.rule;
+        let opens = match self.previous {
+            None => true,
+            Some(previous) => {
+                let gap = time.saturating_sub(previous);
+                gap > rule.timeout_us
+                    || (gap == rule.timeout_us && rule.new_on_equal)
+                    || forced
+                    || campaign.is_some_and(|c| self.session_campaign.as_deref() != Some(c))
+                    || (rule.max_duration_us > 0
+                        && time.saturating_sub(self.session_start) >= rule.max_duration_us)
+            }
+        };
+        if opens {
+            self.index += 1;
+            self.session_start = time;
+            self.session_campaign = campaign.map(str::to_string);
+        } else if let Some(campaign) = campaign
+            && self.session_campaign.as_deref() != Some(campaign)
+        {
+            self.session_campaign = Some(campaign.to_string());
+        }
+        self.previous = Some(time);
+        self.index
+    }
+}
+
+/// The arguments of one row, checked.
+fn row_arguments(values: &[ArrayRef], row: usize) -> Result<(i64, bool, Option<&str>)> {
+    let times = values[0].as_primitive::<Int64Type>();
+    if times.is_null(row) {
+        return exec_err!("{NAME}: event times must not be NULL");
+    }
+    let forced = values[4].as_boolean();
+    if forced.is_null(row) {
+        return exec_err!("{NAME}: argument 5 must not be NULL");
+    }
+    let campaigns = values[5].as_string::<i32>();
+    let campaign = (!campaigns.is_null(row)).then(|| campaigns.value(row));
+    Ok((times.value(row), forced.value(row), campaign))
+}
+
+impl PartitionEvaluator for Evaluator {
+    fn evaluate_all(&mut self, values: &[ArrayRef], num_rows: usize) -> Result<ArrayRef> {
+        let mut indexes = Vec::with_capacity(num_rows);
+        for row in 0..num_rows {
+            indexes.push(self.step(values, row)?);
+        }
+        Ok(Arc::new(Int64Array::from(indexes)))
+    }
+
+    fn evaluate(&mut self, values: &[ArrayRef], range: &Range<usize>) -> Result<ScalarValue> {
+        Ok(ScalarValue::Int64(Some(self.step(values, range.start)?)))
+    }
+
+    fn supports_bounded_execution(&self) -> bool {
+        true
+    }
+
+    /// Each row's index depends on the rows before it only.
+    fn is_causal(&self) -> bool {
+        true
+    }
+}
+
+impl Evaluator {
+    fn step(&mut self, values: &[ArrayRef], row: usize) -> Result<i64> {
+        let (time, forced, campaign) = row_arguments(values, row)?;
+        let pass = match &mut self.pass {
+            Some(pass) => pass,
+            None => self
+                .pass
+                .insert(Pass::new(Rule::from_arguments(values, row)?)),
+        };
+        Ok(pass.next(time, forced, campaign))
+    }
 }
 
 #[cfg(test)]
@@ -165,6 +224,58 @@ mod tests {
     use super::*;
 
     const MINUTE: i64 = 60_000_000;
+
+    /// The pass over one partition, as a list.
+    fn assign(times: &[i64], forced: &[bool], campaigns: &[Option<&str>], rule: &Rule) -> Vec<i64> {
+        let mut pass = Pass::new(*rule);
+        times
+            .iter()
+            .enumerate()
+            .map(|(row, &time)| pass.next(time, forced[row], campaigns.get(row).copied().flatten()))
+            .collect()
+    }
+
+    #[test]
+    fn row_by_row_and_whole_partition_agree() {
+        let times: Vec<i64> = [0, 10, 50, 55, 200, 230, 231, 400]
+            .iter()
+            .map(|m| m * MINUTE)
+            .collect();
+        let campaigns = [
+            None,
+            Some("a"),
+            None,
+            Some("b"),
+            None,
+            None,
+            Some("b"),
+            None,
+        ];
+        let n = times.len();
+        let values: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(times.clone())),
+            Arc::new(Int64Array::from(vec![30 * MINUTE; n])),
+            Arc::new(Int64Array::from(vec![120 * MINUTE; n])),
+            Arc::new(arrow::array::BooleanArray::from(vec![false; n])),
+            Arc::new(arrow::array::BooleanArray::from(vec![false; n])),
+            Arc::new(arrow::array::StringArray::from(campaigns.to_vec())),
+        ];
+        let whole = Evaluator::default().evaluate_all(&values, n).unwrap();
+        let mut streaming = Evaluator::default();
+        let rows: Vec<i64> = (0..n)
+            .map(
+                |row| match streaming.evaluate(&values, &(row..row + 1)).unwrap() {
+                    ScalarValue::Int64(Some(index)) => index,
+                    other => panic!("unexpected {other:?}"),
+                },
+            )
+            .collect();
+        assert_eq!(whole.as_primitive::<Int64Type>().values().to_vec(), rows);
+        // by hand: 0 | 10 brings campaign a | 50 after a 40-minute gap | 55 brings b |
+        // 200 after a gap, 230 an equal gap (same session) | 231 brings b, which its session
+        // has not seen | 400 after a gap
+        assert_eq!(rows, [1, 2, 3, 4, 5, 5, 6, 7]);
+    }
 
     fn rule(max_minutes: i64, new_on_equal: bool) -> Rule {
         Rule {
