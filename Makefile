@@ -7,6 +7,8 @@ SAMPLE_OUT ?= out
 EVENTS ?= 10000000
 ROUNDS ?= 3
 BENCH_JSON ?= bench/.work/results.json
+# make bench MEMORY_LIMIT=2GiB: sessionize runs with --memory-limit (spilling past it)
+MEMORY_LIMIT ?=
 
 .PHONY: help build run test sample fmt lint clean bench
 
@@ -36,7 +38,8 @@ lint: ## formatting and clippy, as CI checks them
 
 bench: ## time sessionize against DuckDB and a read+sort floor (EVENTS=10000000 ROUNDS=3)
 	$(CARGO) build --release --locked
-	python3 bench/bench.py --events $(EVENTS) --rounds $(ROUNDS) --json $(BENCH_JSON) --cargo $(CARGO)
+	python3 bench/bench.py --events $(EVENTS) --rounds $(ROUNDS) --json $(BENCH_JSON) --cargo $(CARGO) \
+		$(if $(MEMORY_LIMIT),--memory-limit $(MEMORY_LIMIT))
 
 clean: ## remove build output and the sample output
 	$(CARGO) clean

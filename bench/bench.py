@@ -427,7 +427,7 @@ def warm_page_cache(directory):
     return total
 
 
-def contenders(sessionize, python, events_dir, out_dir, with_datafusion):
+def contenders(sessionize, python, events_dir, out_dir, with_datafusion, memory_limit=None):
     """name → (label, a function that runs it once and returns its measurement)."""
     glob = f"{events_dir}/**/*.parquet"
     # the default settings, which duckdb_sessions.sql mirrors: no SESSIONIZE_CONFIG & co.
@@ -438,7 +438,8 @@ def contenders(sessionize, python, events_dir, out_dir, with_datafusion):
         output = out_dir / "sessionize"
         shutil.rmtree(output, ignore_errors=True)
         measured = measure(
-            [str(sessionize), "run", "--input", str(events_dir), "--output", str(output)],
+            [str(sessionize), "run", "--input", str(events_dir), "--output", str(output)]
+            + (["--memory-limit", memory_limit] if memory_limit else []),
             cwd=out_dir,
             env=sessionize_env,
         )
@@ -577,6 +578,8 @@ def harness_main(argv):
     parser.add_argument("--sessionize", help="the binary; default: found with cargo metadata")
     parser.add_argument("--cargo", default=os.environ.get("CARGO", "cargo"))
     parser.add_argument("--python", help="a python with duckdb and datafusion; default: a venv")
+    parser.add_argument("--memory-limit",
+                        help="sessionize run --memory-limit (like 2GiB): the bounded-memory check")
     parser.add_argument("--no-datafusion", action="store_true",
                         help="skip the floor measured with DataFusion's Python bindings")
     args = parser.parse_args(argv)
@@ -597,7 +600,9 @@ def harness_main(argv):
     out_dir.mkdir(exist_ok=True)
     log(f"warming the page cache: {warm_page_cache(events_dir) / 1e6:,.0f} MB of Parquet")
 
-    runs = contenders(sessionize, python, events_dir, out_dir, not args.no_datafusion)
+    runs = contenders(
+        sessionize, python, events_dir, out_dir, not args.no_datafusion, args.memory_limit
+    )
     measured = {name: [] for name in runs}
     busy_before, rounds_started = busy_cpu_seconds(), time.perf_counter()
     for round_number in range(args.rounds):
