@@ -17,6 +17,8 @@ use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::error::UserError;
+
 /// How much of the process's memory a run may use, and where its temporary files go.
 #[derive(Debug, Clone, Default)]
 pub struct Resources {
@@ -32,34 +34,81 @@ pub struct Resources {
 /// is not counted, and measured at about as much again on this job.
 const POOL_SHARE: f64 = 0.5;
 
-static RESOURCES: OnceLock<(Resources, Arc<RuntimeEnv>)> = OnceLock::new();
+/// The process's engine runtime and the directory its temporary files go in.
+static SHARED: OnceLock<(PathBuf, Arc<RuntimeEnv>)> = OnceLock::new();
 static SPILLED_BYTES: AtomicU64 = AtomicU64::new(0);
 
-/// Sets the process's resources; to be called once, before the first session.
-pub fn configure(resources: Resources) -> Result<()> {
-    let runtime = runtime_for(&resources)?;
-    RESOURCES
-        .set((resources, runtime))
-        .map_err(|_| anyhow::anyhow!("internal error: engine resources configured twice"))
+/// A run's temporary directory (`sessionize-…` under `--temp-dir`): spill files and scratch
+/// tables go in it, and dropping it, at the end of the run, removes it with all it holds.
+/// The engine itself lives in a static, which is never dropped (the binary ends with
+/// `process::exit`), so the engine's own clean-up of its spill directory would never run.
+pub struct TempArea {
+    _dir: tempfile::TempDir,
 }
 
-fn shared() -> &'static (Resources, Arc<RuntimeEnv>) {
-    RESOURCES.get_or_init(|| {
-        let resources = Resources::default();
-        let runtime = runtime_for(&resources).expect("the default runtime builds");
-        (resources, runtime)
+/// Sets the process's resources; to be called once, before the first session. Keep the
+/// returned area until the run ends.
+pub fn configure(resources: Resources) -> Result<TempArea> {
+    let parent = resources.temp_dir.unwrap_or_else(std::env::temp_dir);
+    remove_abandoned_areas(&parent);
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{AREA_PREFIX}{}-", std::process::id()))
+        .tempdir_in(&parent)
+        .map_err(|e| UserError::Config {
+            origin: "command line".into(),
+            key: "--temp-dir".into(),
+            message: format!("cannot create a directory in {}: {e}", parent.display()),
+        })?;
+    let runtime = runtime_for(resources.memory_limit, Some(dir.path().to_path_buf()))?;
+    SHARED
+        .set((dir.path().to_path_buf(), runtime))
+        .map_err(|_| anyhow::anyhow!("internal error: engine resources configured twice"))?;
+    Ok(TempArea { _dir: dir })
+}
+
+const AREA_PREFIX: &str = "sessionize-";
+
+/// Removes the areas of runs that were killed (their process is gone): a run killed by the
+/// OOM killer or a timeout would otherwise leave its spill files behind, night after night.
+fn remove_abandoned_areas(parent: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(AREA_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only asks whether the process exists
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone && std::fs::remove_dir_all(entry.path()).is_ok() {
+            tracing::info!(path = %entry.path().display(), "removed a killed run's temporary files");
+        }
+    }
+}
+
+/// What `configure` set, or for commands other than `run`, the defaults.
+fn shared() -> &'static (PathBuf, Arc<RuntimeEnv>) {
+    SHARED.get_or_init(|| {
+        let runtime = runtime_for(None, None).expect("the default runtime builds");
+        (std::env::temp_dir(), runtime)
     })
 }
 
-fn runtime_for(resources: &Resources) -> Result<Arc<RuntimeEnv>> {
+fn runtime_for(memory_limit: Option<u64>, spill_dir: Option<PathBuf>) -> Result<Arc<RuntimeEnv>> {
     let mut builder = RuntimeEnvBuilder::new();
-    if let Some(dir) = &resources.temp_dir {
+    if let Some(dir) = spill_dir {
         builder = builder.with_disk_manager_builder(
-            DiskManagerBuilder::default()
-                .with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir])),
         );
     }
-    if let Some(limit) = resources.memory_limit {
+    if let Some(limit) = memory_limit {
         let pool = GreedyMemoryPool::new((limit as f64 * POOL_SHARE) as usize);
         // an operator that cannot get memory then names the biggest holders
         let top = NonZeroUsize::new(5).expect("5 is not zero");
@@ -68,13 +117,9 @@ fn runtime_for(resources: &Resources) -> Result<Arc<RuntimeEnv>> {
     Ok(builder.build_arc()?)
 }
 
-/// Where scratch tables go: `--temp-dir`, else the system's temporary directory.
+/// Where scratch tables go: the run's temporary directory, else the system's.
 pub fn temp_dir() -> PathBuf {
-    shared()
-        .0
-        .temp_dir
-        .clone()
-        .unwrap_or_else(std::env::temp_dir)
+    shared().0.clone()
 }
 
 /// Adds what an executed plan's operators spilled to disk to the process's total.
@@ -105,12 +150,19 @@ pub fn peak_memory_bytes() -> u64 {
     usage.ru_maxrss.max(0) as u64 * 1024
 }
 
+/// The session of the job's own models. Their joins run as written, the small side on the
+/// left, as the side a hash table is built from (README: architecture invariants): the
+/// engine's estimates of derived tables (a distinct list of URLs, a user's resume points)
+/// are often far off, and swapping on them once built a 600 MB hash table of every event to
+/// look up a few hundred pages. With a memory limit, that is the difference between
+/// finishing and failing, as hash joins cannot spill.
 pub fn context() -> Result<SessionContext> {
-    context_with(|_| {})
+    context_with(|options| options.optimizer.join_reordering = false)
 }
 
-/// The session for ad hoc SQL: the same, and the position of every name kept, so an error
-/// in a user's query can point at it.
+/// The session for ad hoc SQL: the same engine, with the join order left to it (a user's
+/// query was not written to our join rule), and the position of every name kept, so an
+/// error in a user's query can point at it.
 pub fn query_context() -> Result<SessionContext> {
     context_with(|options| options.sql_parser.collect_spans = true)
 }
@@ -127,12 +179,6 @@ fn context_with(adjust: impl FnOnce(&mut ConfigOptions)) -> Result<SessionContex
     // third of the time of the default two-stage plan, whose second hash and merge of ordered
     // first values dominated the run. DataFusion only does so from 4 partitions by default.
     options.optimizer.subset_repartition_threshold = 1;
-    // Joins run as written, the small side on the left, as the side a hash table is built
-    // from: the engine's estimates of derived tables (a distinct list of URLs, a user's
-    // resume points) are often far off, and swapping on them once built a 600 MB hash table
-    // of every event to look up a few hundred pages. With a memory limit, that is the
-    // difference between finishing and failing, as hash joins cannot spill.
-    options.optimizer.join_reordering = false;
     for entry in ConfigOptions::new().entries() {
         let variable = entry.key.to_uppercase().replace('.', "_");
         if let Some(value) = std::env::var_os(&variable) {

@@ -99,7 +99,8 @@ impl RunClock {
 /// of a run that finished; the error of one that did not.
 pub async fn run(settings: &RunSettings, options: &RunOptions) -> Result<RunReport> {
     let started = Instant::now();
-    engine::configure(options.resources.clone())?;
+    // removed, with every spill and scratch file, when the run returns
+    let _temp_area = engine::configure(options.resources.clone())?;
     let clock = RunClock::start(settings)?;
     // bad days are the user's to fix before anything is touched
     let requested_days = scope::requested_days(&options.days, clock.today)?;

@@ -24,11 +24,11 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// A new, empty scratch directory under `--temp-dir` (or the system's).
+    /// A new, empty scratch directory in the run's temporary directory (or the system's).
     pub fn create() -> Result<Self> {
         let parent = crate::engine::temp_dir();
         let dir = tempfile::Builder::new()
-            .prefix("sessionize-")
+            .prefix("scratch-")
             .tempdir_in(&parent)
             .with_context(|| format!("creating a scratch directory in {}", parent.display()))?;
         Ok(Scratch { dir })

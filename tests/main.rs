@@ -18,6 +18,7 @@ mod pages;
 mod presets;
 mod query;
 mod reference;
+mod resources;
 mod s3;
 mod safe_outputs;
 mod snowplow;

@@ -66,6 +66,9 @@ impl Work {
             .env_remove("SESSIONIZE_FORMAT")
             .env_remove("SESSIONIZE_LOG")
             .env_remove("SESSIONIZE_LOG_FORMAT")
+            .env_remove("SESSIONIZE_MEMORY_LIMIT")
+            .env_remove("SESSIONIZE_TEMP_DIR")
+            .env_remove("SESSIONIZE_EXPLAIN_ANALYZE")
             .env_remove("RUST_LOG")
             .env("SESSIONIZE_HISTORY", self.dir.path().join(".history"));
         command
