@@ -24,30 +24,11 @@ const TABLES: &[&str] = &[
     "data_quality",
 ];
 
-/// A table's rows as sorted text, without `run_id` (data_quality names the run that wrote
-/// each row, which differs between any two runs).
-fn rows(output: &Path, table: &str) -> Vec<String> {
-    let mut rows: Vec<String> = read_table(output, table)
-        .into_iter()
-        .map(|mut row| {
-            row.remove("run_id");
-            format!("{row:?}")
-        })
-        .collect();
-    rows.sort();
-    rows
-}
-
 fn assert_same_tables(found: &Path, expected: &Path, what: &str) {
     // the list is the spec; a table the run writes that is not on it fails here, so the
     // property cannot silently skip a new table
     for output in [found, expected] {
-        let mut written: Vec<String> = std::fs::read_dir(output)
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| !name.starts_with('_'))
-            .collect();
-        written.sort();
+        let written = table_names(output);
         let mut listed: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
         listed.sort();
         assert_eq!(
@@ -58,8 +39,8 @@ fn assert_same_tables(found: &Path, expected: &Path, what: &str) {
         );
     }
     for table in TABLES {
-        let found_rows = rows(found, table);
-        let expected_rows = rows(expected, table);
+        let found_rows = sorted_rows(found, table);
+        let expected_rows = sorted_rows(expected, table);
         if found_rows != expected_rows {
             let found_set: BTreeSet<&String> = found_rows.iter().collect();
             let expected_set: BTreeSet<&String> = expected_rows.iter().collect();
@@ -210,7 +191,7 @@ fn a_rerun_after_late_events_arrive_equals_a_full_run() {
     for day in folder_days(&work.path("in")) {
         run_day(&work, "inc", &day);
     }
-    let before_late = rows(&work.path("inc"), "sessions");
+    let before_late = sorted_rows(&work.path("inc"), "sessions");
 
     // the late files land, in the folders of the days they were delivered on
     for (day, late) in &late_files {
@@ -238,7 +219,7 @@ fn a_rerun_after_late_events_arrive_equals_a_full_run() {
     work.sessionize_ok(&["run", "--input", "in", "--output", "full"]);
     assert_ne!(
         before_late,
-        rows(&work.path("full"), "sessions"),
+        sorted_rows(&work.path("full"), "sessions"),
         "the late events should change the sessions"
     );
     assert_same_tables(&work.path("inc"), &work.path("full"), "after late events");

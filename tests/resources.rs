@@ -8,27 +8,19 @@ use crate::common::*;
 
 /// Every table of the output, each as its rows sorted as text, without `run_id`.
 fn tables(output: &Path) -> Vec<(String, Vec<String>)> {
-    [
-        "sessions",
-        "users",
-        "rejects",
-        "metrics_daily",
-        "metrics_by_source",
-        "data_quality",
-    ]
-    .iter()
-    .map(|table| {
-        let mut rows: Vec<String> = read_table(output, table)
-            .into_iter()
-            .map(|mut row| {
-                row.remove("run_id");
-                format!("{row:?}")
-            })
-            .collect();
-        rows.sort();
-        (table.to_string(), rows)
-    })
-    .collect()
+    let names = table_names(output);
+    assert!(
+        names.len() >= 11,
+        "tables of {}: {names:?}",
+        output.display()
+    );
+    names
+        .into_iter()
+        .map(|table| {
+            let rows = sorted_rows(output, &table);
+            (table, rows)
+        })
+        .collect()
 }
 
 #[test]

@@ -285,15 +285,11 @@ fn dated_runs_on_s3_equal_a_full_run_on_local_disk() {
     }
     s3.download(&format!("{prefix}/out"), &work.path("s3-out"));
     for table in ["users", "bot_sessions"] {
-        let rows = |output: &str| {
-            let mut rows: Vec<String> = read_table(&work.path(output), table)
-                .iter()
-                .map(|row| format!("{row:?}"))
-                .collect();
-            rows.sort();
-            rows
-        };
-        assert_eq!(rows("s3-out"), rows("local-out"), "{table}");
+        assert_eq!(
+            sorted_rows(&work.path("s3-out"), table),
+            sorted_rows(&work.path("local-out"), table),
+            "{table}"
+        );
     }
     assert_eq!(
         all_rows(&work.path("s3-out")),

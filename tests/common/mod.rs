@@ -397,6 +397,31 @@ pub fn read_table(output: &Path, table: &str) -> Vec<BTreeMap<String, Value>> {
     rows
 }
 
+/// The tables an output holds: its folders, but for `_runs` and the like, sorted.
+pub fn table_names(output: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(output)
+        .unwrap_or_else(|e| panic!("{}: {e}", output.display()))
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('_'))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A table's rows as sorted text, without `run_id` (data_quality names the run that wrote
+/// each row, which differs between any two runs): two outputs compared row for row.
+pub fn sorted_rows(output: &Path, table: &str) -> Vec<String> {
+    let mut rows: Vec<String> = read_table(output, table)
+        .into_iter()
+        .map(|mut row| {
+            row.remove("run_id");
+            format!("{row:?}")
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
 /// Every row of one partition folder (`<table>/dt=…`), with `dt` from the folder name; or
 /// of a table written whole, whose folder has no `dt`.
 pub fn read_partition(partition: &Path) -> Vec<BTreeMap<String, Value>> {
