@@ -10,14 +10,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result};
-use datafusion::config::ConfigOptions;
+use datafusion::config::{ConfigNonZeroUsize, ConfigOptions};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
+use datafusion::execution::memory_pool::{MemoryLimit, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::error::UserError;
+use crate::memory_pool::SharedPool;
 
 /// How much of the process's memory a run may use, and where its temporary files go.
 #[derive(Debug, Clone, Default)]
@@ -109,12 +110,20 @@ fn runtime_for(memory_limit: Option<u64>, spill_dir: Option<PathBuf>) -> Result<
         );
     }
     if let Some(limit) = memory_limit {
-        let pool = GreedyMemoryPool::new((limit as f64 * POOL_SHARE) as usize);
+        let pool = SharedPool::new((limit as f64 * POOL_SHARE) as usize);
         // an operator that cannot get memory then names the biggest holders
         let top = NonZeroUsize::new(5).expect("5 is not zero");
         builder = builder.with_memory_pool(Arc::new(TrackConsumersPool::new(pool, top)));
     }
     Ok(builder.build_arc()?)
+}
+
+/// Whether `--memory-limit` was given.
+fn memory_limited() -> bool {
+    matches!(
+        shared().1.memory_pool.memory_limit(),
+        MemoryLimit::Finite(_)
+    )
 }
 
 /// Where scratch tables go: the run's temporary directory, else the system's.
@@ -126,8 +135,8 @@ pub fn temp_dir() -> PathBuf {
 pub fn record_spills(plan: &dyn ExecutionPlan) {
     let own = plan
         .metrics()
-        .and_then(|metrics| metrics.sum_by_name("spilled_bytes"))
-        .map_or(0, |value| value.as_usize() as u64);
+        .and_then(|metrics| metrics.spilled_bytes())
+        .map_or(0, |bytes| bytes as u64);
     SPILLED_BYTES.fetch_add(own, Ordering::Relaxed);
     for child in plan.children() {
         record_spills(child.as_ref());
@@ -179,6 +188,14 @@ fn context_with(adjust: impl FnOnce(&mut ConfigOptions)) -> Result<SessionContex
     // third of the time of the default two-stage plan, whose second hash and merge of ordered
     // first values dominated the run. DataFusion only does so from 4 partitions by default.
     options.optimizer.subset_repartition_threshold = 1;
+    if memory_limited() {
+        // A repartitioning that spills writes to one file per spilling input, and in
+        // DataFusion 55 its reader can wait on a drained open file while the batch it needs
+        // is in another (apache/datafusion#24883, fixed after 55): the run hangs. A file per
+        // spilled batch is closed as soon as it is written, so there is no open file to
+        // wait on.
+        options.execution.max_spill_file_size_bytes = ConfigNonZeroUsize::try_new(1)?;
+    }
     for entry in ConfigOptions::new().entries() {
         let variable = entry.key.to_uppercase().replace('.', "_");
         if let Some(value) = std::env::var_os(&variable) {

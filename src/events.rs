@@ -12,10 +12,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
+use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::functions::core::expr_fn::{get_field, named_struct};
 use datafusion::prelude::*;
@@ -28,6 +25,7 @@ use chrono::NaiveDate;
 
 use crate::config::{ColumnSource, RunSettings};
 use crate::error::UserError;
+use crate::input_table::{DAY_COLUMN, InputTable};
 use crate::scope::DayRange;
 use crate::storage::{self, InputLocation};
 
@@ -158,41 +156,26 @@ pub async fn register(
             .collect::<Vec<_>>(),
     )?;
 
-    // files in dt= folders are read one folder at a time, so each row knows the day it
-    // was delivered under (late events are counted against it)
+    // files in dt= folders are tagged with their folder, so each row knows the day it was
+    // delivered under (late events are counted against it)
     let days: Vec<Option<String>> = good
         .iter()
         .map(|(meta, ..)| input_day(&location, meta))
         .collect();
     let by_folder = days.iter().all(Option::is_some);
-    let mut groups: BTreeMap<Option<String>, Vec<&ObjectMeta>> = BTreeMap::new();
-    for ((meta, ..), day) in good.iter().zip(&days) {
-        let key = if by_folder { day.clone() } else { None };
-        groups.entry(key).or_default().push(meta);
-    }
-    let mut frames = Vec::new();
-    for (day, metas) in groups {
-        let urls = metas
-            .iter()
-            .map(|meta| file_url(&location, meta))
-            .collect::<Result<Vec<_>>>()?;
-        let config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(
-                ListingOptions::new(Arc::new(ParquetFormat::default()))
-                    .with_file_extension(".parquet"),
-            )
-            .with_schema(table_schema.clone());
-        let frame = ctx.read_table(Arc::new(ListingTable::try_new(config)?))?;
-        let day = lit(ScalarValue::Utf8(day));
-        frames.push(frame.with_column("__input_day", day)?);
-    }
-    let mut raw = frames.remove(0);
-    for frame in frames {
-        raw = raw.union(frame)?;
-    }
-    if no_rows {
-        raw = raw.filter(lit(false))?;
-    }
+    let scanned = if no_rows {
+        Vec::new()
+    } else {
+        good.iter()
+            .zip(&days)
+            .map(|((meta, ..), day)| (meta.clone(), day.clone().filter(|_| by_folder)))
+            .collect()
+    };
+    let raw = ctx.read_table(Arc::new(InputTable::new(
+        location.url.object_store(),
+        table_schema.clone(),
+        scanned,
+    )))?;
 
     let mut exprs = Vec::new();
     let mut has_event_name = false;
@@ -214,7 +197,7 @@ pub async fn register(
             settings,
         )?);
     }
-    exprs.push(col("__input_day").alias("input_day"));
+    exprs.push(ident(DAY_COLUMN).alias("input_day"));
     let mut fields = Vec::new();
     for name in &original_columns {
         fields.push(lit(name.as_str()));

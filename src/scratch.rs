@@ -48,7 +48,7 @@ impl Scratch {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("creating scratch directory {}", dir.display()))?;
         let url = format!("{}/", dir.display());
-        write::copy_to_parquet(frame, &url, Vec::new(), scratch_parquet_options())
+        write::copy_to_parquet(frame, &url, Vec::new(), scratch_parquet_options()?)
             .await
             .with_context(|| format!("computing {name}"))?;
         ctx.deregister_table(name)?;
@@ -85,8 +85,9 @@ impl Scratch {
 }
 
 /// Written once and read back once or twice, then thrown away: fast compression only.
-fn scratch_parquet_options() -> TableParquetOptions {
+fn scratch_parquet_options() -> Result<TableParquetOptions> {
     let mut options = TableParquetOptions::default();
     options.global.compression = Some("snappy".into());
-    options
+    write::bound_row_groups(&mut options)?;
+    Ok(options)
 }

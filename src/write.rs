@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use arrow::array::{Array, UInt64Array};
 use arrow::datatypes::{DataType, SchemaRef};
-use datafusion::config::TableParquetOptions;
+use datafusion::config::{MaxRowGroupBytes, TableParquetOptions};
 use datafusion::datasource::file_format::format_as_file_type;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormatFactory;
@@ -162,7 +162,7 @@ impl Staging {
         crate::progress::stage(&format!("writing {table}"));
         explain_if_asked(table, &frame).await?;
         let url = self.root.url_of(dir)?;
-        let rows = copy_to_parquet(frame, url.as_str(), partition_by, parquet_options())
+        let rows = copy_to_parquet(frame, url.as_str(), partition_by, parquet_options()?)
             .await
             .with_context(|| format!("writing table {table}"))?;
         tracing::info!(table, rows, "table written");
@@ -298,8 +298,23 @@ fn empty_parquet(schema: &SchemaRef) -> Result<Vec<u8>> {
     Ok(writer.into_inner()?)
 }
 
-fn parquet_options() -> TableParquetOptions {
+/// Every file a run writes has row groups of at most 122,880 rows, as DuckDB writes them,
+/// and at most 8 MiB as they are being written. A table written into `dt=` folders has a
+/// file open per day until its query ends, each holding its unfinished row group in memory:
+/// at the engine's default of a million rows, a month of a hundred million events' sessions
+/// would be held whole, several gigabytes. The byte limit is kept only by the writer that
+/// encodes one column after another, which is as fast here, with a file per day being
+/// written at once.
+pub fn bound_row_groups(options: &mut TableParquetOptions) -> Result<()> {
+    options.global.max_row_group_size = 122_880;
+    options.global.max_row_group_bytes = Some(MaxRowGroupBytes::try_new(8 * 1024 * 1024)?);
+    options.global.allow_single_file_parallelism = false;
+    Ok(())
+}
+
+fn parquet_options() -> Result<TableParquetOptions> {
     let mut options = TableParquetOptions::default();
     options.global.compression = Some("zstd(1)".into());
-    options
+    bound_row_groups(&mut options)?;
+    Ok(options)
 }

@@ -77,6 +77,34 @@ fn a_memory_limit_and_a_temp_dir_change_nothing_written() {
     assert_eq!(left, ["not-ours"]);
 }
 
+/// A limit far below what the sort of all events needs: the sorts, the repartitioning in
+/// front of them and the session aggregate have to spill to disk, and what they spill comes
+/// back complete and in order.
+#[test]
+fn a_run_that_must_spill_writes_what_an_unlimited_run_writes() {
+    let work = Work::new();
+    work.sessionize_ok(&[
+        "generate", "--events", "100000", "--days", "2", "--seed", "5", "--output", "in",
+    ]);
+    work.sessionize_ok(&["run", "--input", "in", "--output", "free"]);
+    work.sessionize_ok(&[
+        "run",
+        "--input",
+        "in",
+        "--output",
+        "spilled",
+        "--memory-limit",
+        "64MiB",
+    ]);
+    assert_eq!(tables(&work.path("free")), tables(&work.path("spilled")));
+    let report = newest_report(&work.path("spilled"));
+    let spilled = report["memory"]["spilled_bytes"].as_u64().unwrap();
+    // the sort alone holds every event's columns, well over the pool's 32 MiB
+    assert!(spilled > 32 * 1024 * 1024, "{}", report["memory"]);
+    let free = newest_report(&work.path("free"));
+    assert_eq!(free["memory"]["spilled_bytes"].as_u64(), Some(0));
+}
+
 #[test]
 fn a_temp_dir_that_cannot_be_used_is_refused_before_the_run() {
     let work = Work::new();
