@@ -64,32 +64,73 @@ kept_last as (
     group by prior_session_bounds.user_id
 ),
 
-combined as (
+-- every user of the history or of this run (the history on the left, the side a hash table
+-- is built from: empty in a full run)
+merged as (
     select
         coalesce(prior_users.user_id, added.user_id) as user_id,
-        case
-            when removed.first_start is null
-                or prior_users.first_seen_at < removed.first_start
-                then coalesce(prior_users.first_seen_at, added.first_start)
-            else added.first_start
-        end as first_seen_at,
-        case
-            when added.last_end is not null then added.last_end
-            when removed.user_id is null then prior_users.last_seen_at
-            else coalesce(kept_last.last_end, prior_users.last_seen_at)
-        end as last_seen_at,
-        coalesce(prior_users.session_count, 0) - coalesce(removed.sessions, 0)
-            + coalesce(added.sessions, 0) as session_count,
-        coalesce(prior_users.event_count, 0) - coalesce(removed.events, 0)
-            + coalesce(added.events, 0) as event_count,
-        coalesce(prior_users.page_view_count, 0) - coalesce(removed.page_views, 0)
-            + coalesce(added.page_views, 0) as page_view_count,
-        coalesce(prior_users.conversion_count, 0) - coalesce(removed.conversions, 0)
-            + coalesce(added.conversions, 0) as conversion_count
+        prior_users.first_seen_at as prior_first_seen_at,
+        prior_users.last_seen_at as prior_last_seen_at,
+        prior_users.session_count as prior_sessions,
+        prior_users.event_count as prior_events,
+        prior_users.page_view_count as prior_page_views,
+        prior_users.conversion_count as prior_conversions,
+        added.first_start as added_first_start,
+        added.last_end as added_last_end,
+        added.sessions as added_sessions,
+        added.events as added_events,
+        added.page_views as added_page_views,
+        added.conversions as added_conversions
     from prior_users
     full outer join added on prior_users.user_id = added.user_id
-    left join removed on coalesce(prior_users.user_id, added.user_id) = removed.user_id
-    left join kept_last on coalesce(prior_users.user_id, added.user_id) = kept_last.user_id
+),
+
+-- the few users whose earlier sessions this run replaces, looked up from the small side: a
+-- hash table of every user (500 MB per core at 100 million events) cannot spill
+with_removed as (
+    select
+        merged.*,
+        removed.user_id as removed_user_id,
+        removed.first_start as removed_first_start,
+        removed.sessions as removed_sessions,
+        removed.events as removed_events,
+        removed.page_views as removed_page_views,
+        removed.conversions as removed_conversions
+    from removed
+    right join merged on merged.user_id = removed.user_id
+),
+
+with_kept_last as (
+    select
+        with_removed.*,
+        kept_last.last_end as kept_last_end
+    from kept_last
+    right join with_removed on with_removed.user_id = kept_last.user_id
+),
+
+combined as (
+    select
+        user_id,
+        case
+            when removed_first_start is null
+                or prior_first_seen_at < removed_first_start
+                then coalesce(prior_first_seen_at, added_first_start)
+            else added_first_start
+        end as first_seen_at,
+        case
+            when added_last_end is not null then added_last_end
+            when removed_user_id is null then prior_last_seen_at
+            else coalesce(kept_last_end, prior_last_seen_at)
+        end as last_seen_at,
+        coalesce(prior_sessions, 0) - coalesce(removed_sessions, 0)
+            + coalesce(added_sessions, 0) as session_count,
+        coalesce(prior_events, 0) - coalesce(removed_events, 0)
+            + coalesce(added_events, 0) as event_count,
+        coalesce(prior_page_views, 0) - coalesce(removed_page_views, 0)
+            + coalesce(added_page_views, 0) as page_view_count,
+        coalesce(prior_conversions, 0) - coalesce(removed_conversions, 0)
+            + coalesce(added_conversions, 0) as conversion_count
+    from with_kept_last
 ),
 
 final as (
