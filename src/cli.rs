@@ -36,7 +36,7 @@ const EXIT_CODES: &str = concat!(
 Environment:
   SESSIONIZE_INPUT, SESSIONIZE_OUTPUT, SESSIONIZE_CONFIG, SESSIONIZE_TIMEOUT,
   SESSIONIZE_ON_BAD_FILE, SESSIONIZE_WAIT_FOR_LOCK, SESSIONIZE_DATE, SESSIONIZE_FROM,
-  SESSIONIZE_TO, SESSIONIZE_FORMAT stand in for the flags
+  SESSIONIZE_TO, SESSIONIZE_ENGINE, SESSIONIZE_SCHEDULER, SESSIONIZE_FORMAT stand in for the flags
   of the same name; SESSIONIZE_LOG_FORMAT for --log-format; SESSIONIZE_LOG (or RUST_LOG)
   sets the log level (info, debug, sessionize=debug,datafusion=info); DATAFUSION_* tune the
   engine (DATAFUSION_EXECUTION_TARGET_PARTITIONS=4)."
@@ -132,6 +132,88 @@ pub enum Command {
     /// Check a config and the input's schema against it, without running.
     #[command(after_help = VALIDATE_HELP)]
     Validate(ValidateArgs),
+    /// Run a Ballista scheduler that knows sessionize's functions (for --engine ballista).
+    #[cfg(feature = "distributed")]
+    #[command(
+        after_help = "Example:\n  sessionize scheduler --bind-host 0.0.0.0 --external-host scheduler.internal\n\nSee README, \"Running on a cluster\"."
+    )]
+    Scheduler(SchedulerArgs),
+    /// Run a Ballista executor that knows sessionize's functions (for --engine ballista).
+    #[cfg(feature = "distributed")]
+    #[command(
+        after_help = "Example:\n  sessionize executor --scheduler-host scheduler.internal --bind-host 0.0.0.0 --external-host worker1.internal\n\nS3: the run's [s3] endpoint, region and allow_http reach the executors with each\njob; credentials come from each executor's own AWS_* variables or instance role.\nSee README, \"Running on a cluster\"."
+    )]
+    Executor(ExecutorArgs),
+}
+
+#[cfg(feature = "distributed")]
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_host: String,
+    /// gRPC port clients and executors connect to.
+    #[arg(long, default_value_t = 50050)]
+    pub port: u16,
+    /// The host name executors and clients reach this scheduler at.
+    #[arg(long, default_value = "localhost")]
+    pub external_host: String,
+}
+
+#[cfg(feature = "distributed")]
+impl From<SchedulerArgs> for crate::cluster::SchedulerOptions {
+    fn from(args: SchedulerArgs) -> Self {
+        crate::cluster::SchedulerOptions {
+            bind_host: args.bind_host,
+            port: args.port,
+            external_host: args.external_host,
+        }
+    }
+}
+
+#[cfg(feature = "distributed")]
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler's host.
+    #[arg(long, default_value = "localhost")]
+    pub scheduler_host: String,
+    /// The scheduler's port.
+    #[arg(long, default_value_t = 50050)]
+    pub scheduler_port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_host: String,
+    /// The host name the scheduler and the other executors reach this one at.
+    #[arg(long)]
+    pub external_host: Option<String>,
+    /// Arrow Flight port, which serves shuffle data to the other executors.
+    #[arg(long, default_value_t = 50051)]
+    pub port: u16,
+    /// gRPC port, which receives tasks from the scheduler.
+    #[arg(long, default_value_t = 50052)]
+    pub grpc_port: u16,
+    /// Tasks run at once (default: one per core).
+    #[arg(long)]
+    pub vcores: Option<usize>,
+    /// Directory for shuffle files (default: a temporary directory).
+    #[arg(long)]
+    pub work_dir: Option<String>,
+}
+
+#[cfg(feature = "distributed")]
+impl From<ExecutorArgs> for crate::cluster::ExecutorOptions {
+    fn from(args: ExecutorArgs) -> Self {
+        crate::cluster::ExecutorOptions {
+            scheduler_host: args.scheduler_host,
+            scheduler_port: args.scheduler_port,
+            bind_host: args.bind_host,
+            external_host: args.external_host,
+            port: args.port,
+            grpc_port: args.grpc_port,
+            vcores: args.vcores,
+            work_dir: args.work_dir,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +290,20 @@ pub struct JobArgs {
     /// Inactivity that ends a session, like 30m or 90s.
     #[arg(long, env = "SESSIONIZE_TIMEOUT")]
     pub timeout: Option<String>,
+    /// Where the job runs: local (this process), ballista (a Ballista cluster: needs
+    /// --scheduler and an s3:// output) or ballista-standalone (a Ballista scheduler and
+    /// executors in this process); the last two need a build with `--features distributed`
+    /// (else [engine] kind; default local).
+    #[arg(
+        long,
+        env = "SESSIONIZE_ENGINE",
+        value_name = "local|ballista|ballista-standalone"
+    )]
+    pub engine: Option<String>,
+    /// The Ballista scheduler of --engine ballista, like df://scheduler:50050 (else [engine]
+    /// scheduler).
+    #[arg(long, env = "SESSIONIZE_SCHEDULER")]
+    pub scheduler: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -253,6 +349,8 @@ impl From<&ReadArgs> for RunOverrides {
             output: args.output.clone(),
             config: args.config.clone(),
             timeout: None,
+            engine: None,
+            scheduler: None,
         }
     }
 }
@@ -264,6 +362,8 @@ impl From<JobArgs> for RunOverrides {
             output: args.output,
             config: args.config,
             timeout: args.timeout,
+            engine: args.engine,
+            scheduler: args.scheduler,
         }
     }
 }

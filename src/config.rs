@@ -48,6 +48,18 @@ pub struct ConfigFile {
     pub channels: ChannelsSection,
     #[serde(default)]
     pub landing_pages: LandingPagesSection,
+    #[serde(default)]
+    pub engine: EngineSection,
+}
+
+/// Where the job runs: on this machine, or on a Ballista cluster.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSection {
+    /// "local", "ballista" or "ballista-standalone".
+    pub kind: Option<String>,
+    /// The Ballista scheduler, `df://host:50050`.
+    pub scheduler: Option<String>,
 }
 
 /// How sessions are grouped into channels (GA4's default channel group).
@@ -140,7 +152,37 @@ pub struct RunOverrides {
     pub output: Option<String>,
     pub config: Option<PathBuf>,
     pub timeout: Option<String>,
+    pub engine: Option<String>,
+    pub scheduler: Option<String>,
 }
+
+/// Which engine runs the job.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Engine {
+    /// DataFusion in this process.
+    #[default]
+    Local,
+    /// A Ballista cluster: its scheduler plans, its executors read and write.
+    Ballista {
+        /// `df://host:port`.
+        scheduler: String,
+    },
+    /// A Ballista scheduler and executors started in this process.
+    BallistaStandalone,
+}
+
+impl Engine {
+    pub fn is_distributed(&self) -> bool {
+        !matches!(self, Engine::Local)
+    }
+}
+
+/// The engine names `--engine` and `[engine] kind` accept.
+pub const ENGINES: &[&str] = &["local", "ballista", "ballista-standalone"];
+
+/// Whether this binary has the Ballista engines (`--features distributed`).
+pub const DISTRIBUTED_BUILD: bool = cfg!(feature = "distributed");
 
 /// One canonical field's source column in the input files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -230,6 +272,7 @@ pub struct RunSettings {
     pub s3: S3Settings,
     pub channels: ChannelSettings,
     pub landing_pages: LandingPagesSection,
+    pub engine: Engine,
 }
 
 fn as_text<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -393,12 +436,31 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
     }
 
     let s3 = s3_settings(&file.s3).map_err(|(key, m)| bad(key, m))?;
+    let engine = engine(overrides, &file.engine, &output, DISTRIBUTED_BUILD).map_err(
+        |(flag, key, message)| {
+            // a value from a flag (or its variable) is the command line's to fix
+            let from_flag = match key {
+                "engine.kind" => overrides.engine.is_some(),
+                _ => overrides.scheduler.is_some(),
+            };
+            if from_flag {
+                UserError::Config {
+                    origin: "command line".into(),
+                    key: flag.into(),
+                    message,
+                }
+            } else {
+                bad(key, message)
+            }
+        },
+    )?;
 
     Ok(RunSettings {
         input,
         output,
         columns,
         s3,
+        engine,
         channels: ChannelSettings {
             source_categories: file.channels.source_categories.clone(),
             rules: file.channels.rules.clone(),
@@ -427,6 +489,91 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
             include_bots: s.include_bots.unwrap_or(false),
         },
     })
+}
+
+/// `--engine` and `--scheduler` over `[engine]`, checked before anything runs: the engine
+/// must be built in, a cluster needs its scheduler and an output its executors can reach.
+/// An error is `(flag, config key, message)`.
+fn engine(
+    overrides: &RunOverrides,
+    section: &EngineSection,
+    output: &str,
+    distributed_build: bool,
+) -> Result<Engine, (&'static str, &'static str, String)> {
+    let kind = overrides
+        .engine
+        .as_deref()
+        .or(section.kind.as_deref())
+        .unwrap_or("local");
+    let scheduler = overrides.scheduler.clone().or(section.scheduler.clone());
+    let engine = match kind {
+        "local" => Engine::Local,
+        "ballista-standalone" => Engine::BallistaStandalone,
+        "ballista" => {
+            let scheduler = scheduler.ok_or((
+                "--scheduler",
+                "engine.scheduler",
+                "the ballista engine needs its scheduler: pass --scheduler df://host:50050 or \
+                 set [engine] scheduler"
+                    .to_string(),
+            ))?;
+            check_scheduler(&scheduler).map_err(|m| ("--scheduler", "engine.scheduler", m))?;
+            Engine::Ballista { scheduler }
+        }
+        other => {
+            return Err((
+                "--engine",
+                "engine.kind",
+                format!("{other:?} is not one of {}", quoted(ENGINES)),
+            ));
+        }
+    };
+    if engine.is_distributed() && !distributed_build {
+        return Err((
+            "--engine",
+            "engine.kind",
+            format!(
+                "this sessionize was built without the distributed engine, so {kind:?} is not \
+                 available; build it with `cargo build --release --features distributed`"
+            ),
+        ));
+    }
+    if matches!(engine, Engine::Ballista { .. })
+        && !crate::storage::is_shared(output)
+            .map_err(|e| ("--output", "output.path", e.to_string()))?
+    {
+        return Err((
+            "--engine",
+            "engine.kind",
+            format!(
+                "the ballista engine cannot write to the local path {output:?}: the cluster's \
+                 executors write the files, so the output must be on storage they share \
+                 (--output s3://bucket/prefix); use --engine ballista-standalone to run on this \
+                 machine"
+            ),
+        ));
+    }
+    Ok(engine)
+}
+
+/// `df://host:port` (the port may be left out: 50050).
+fn check_scheduler(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text)
+        .map_err(|e| format!("{text:?} is not a scheduler URL like df://host:50050 ({e})"))?;
+    if url.scheme() != "df" || url.host_str().is_none_or(str::is_empty) {
+        return Err(format!(
+            "{text:?} is not a scheduler URL like df://host:50050"
+        ));
+    }
+    Ok(())
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn s3_settings(section: &S3Section) -> Result<S3Settings, (&'static str, String)> {
@@ -561,5 +708,62 @@ mod tests {
         assert_eq!(parse_duration_or_zero("0s").unwrap(), Duration::ZERO);
         assert_eq!(parse_duration_or_zero("0").unwrap(), Duration::ZERO);
         assert!(parse_duration_or_zero("soon").is_err());
+    }
+
+    fn engine_of(
+        engine: &str,
+        scheduler: Option<&str>,
+        output: &str,
+        distributed_build: bool,
+    ) -> Result<Engine, String> {
+        let overrides = RunOverrides {
+            engine: Some(engine.to_string()),
+            scheduler: scheduler.map(String::from),
+            ..RunOverrides::default()
+        };
+        super::engine(
+            &overrides,
+            &EngineSection::default(),
+            output,
+            distributed_build,
+        )
+        .map_err(|(_, _, message)| message)
+    }
+
+    #[test]
+    fn engines() {
+        assert_eq!(engine_of("local", None, "out", false), Ok(Engine::Local));
+        assert_eq!(
+            engine_of("ballista-standalone", None, "out", true),
+            Ok(Engine::BallistaStandalone)
+        );
+        assert_eq!(
+            engine_of("ballista", Some("df://scheduler:50050"), "s3://b/out", true),
+            Ok(Engine::Ballista {
+                scheduler: "df://scheduler:50050".into()
+            })
+        );
+        let without = engine_of("ballista-standalone", None, "out", false).unwrap_err();
+        assert!(
+            without.contains("built without the distributed engine")
+                && without.contains("--features distributed"),
+            "{without}"
+        );
+        let local = engine_of("ballista", Some("df://scheduler:50050"), "out", true).unwrap_err();
+        assert!(
+            local.contains("cannot write to the local path") && local.contains("s3://"),
+            "{local}"
+        );
+        assert!(
+            engine_of("ballista", None, "s3://b/out", true)
+                .unwrap_err()
+                .contains("--scheduler")
+        );
+        assert!(engine_of("ballista", Some("http://x:1"), "s3://b/out", true).is_err());
+        assert!(
+            engine_of("spark", None, "out", true)
+                .unwrap_err()
+                .contains("\"ballista-standalone\"")
+        );
     }
 }

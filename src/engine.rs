@@ -2,7 +2,8 @@
 //! variable on top (`DATAFUSION_EXECUTION_TARGET_PARTITIONS=4`, …), as datafusion-cli does,
 //! and our one function the engine does not have (`session_index`). Also the resources every
 //! session of the process shares: the memory limit, where spills and scratch files go, and
-//! what was spilled.
+//! what was spilled. And where a run's job runs: in this process, or on a Ballista cluster
+//! (`cluster.rs`, `--features distributed`).
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::config::{Engine, RunSettings};
 use crate::error::UserError;
 use crate::memory_pool::SharedPool;
 
@@ -177,6 +179,22 @@ pub fn query_context() -> Result<SessionContext> {
 }
 
 fn context_with(adjust: impl FnOnce(&mut ConfigOptions)) -> Result<SessionContext> {
+    let ctx = SessionContext::new_with_config_rt(config_with(adjust)?, runtime());
+    ctx.register_udwf(crate::session_window::udwf());
+    Ok(ctx)
+}
+
+/// Our settings, with the `DATAFUSION_*` variables over them.
+pub fn config() -> Result<SessionConfig> {
+    config_with(|_| {})
+}
+
+/// The runtime every session of the process shares (memory pool, spill directory, stores).
+pub fn runtime() -> Arc<RuntimeEnv> {
+    shared().1.clone()
+}
+
+fn config_with(adjust: impl FnOnce(&mut ConfigOptions)) -> Result<SessionConfig> {
     let mut options = ConfigOptions::new();
     adjust(&mut options);
     // Utf8View columns carried through the big sort make every later window and aggregate
@@ -206,7 +224,48 @@ fn context_with(adjust: impl FnOnce(&mut ConfigOptions)) -> Result<SessionContex
                 .with_context(|| format!("environment variable {variable}"))?;
         }
     }
-    let ctx = SessionContext::new_with_config_rt(SessionConfig::from(options), shared().1.clone());
-    ctx.register_udwf(crate::session_window::udwf());
-    Ok(ctx)
+    Ok(SessionConfig::from(options))
+}
+
+/// Where a run's job runs, set up once per run: the sessions of its attempts come from here.
+pub enum JobEngine {
+    Local,
+    #[cfg(feature = "distributed")]
+    Cluster(crate::cluster::Cluster),
+}
+
+impl JobEngine {
+    /// Connects to the cluster the settings name, or starts one in this process; `config`
+    /// refused a distributed engine in a build without one.
+    pub async fn start(settings: &RunSettings) -> Result<Self> {
+        match &settings.engine {
+            Engine::Local => Ok(JobEngine::Local),
+            #[cfg(feature = "distributed")]
+            Engine::Ballista { scheduler } => Ok(JobEngine::Cluster(
+                crate::cluster::Cluster::remote(scheduler),
+            )),
+            #[cfg(feature = "distributed")]
+            Engine::BallistaStandalone => Ok(JobEngine::Cluster(
+                crate::cluster::Cluster::standalone(settings).await?,
+            )),
+            #[cfg(not(feature = "distributed"))]
+            other => anyhow::bail!("the {other:?} engine is not built in"),
+        }
+    }
+
+    /// A fresh session for one attempt at the job, the run's stores registered.
+    pub async fn context(&self, settings: &RunSettings) -> Result<SessionContext> {
+        let ctx = match self {
+            JobEngine::Local => context()?,
+            #[cfg(feature = "distributed")]
+            JobEngine::Cluster(cluster) => cluster.context(settings).await?,
+        };
+        crate::storage::register_stores(&ctx, settings)?;
+        Ok(ctx)
+    }
+
+    /// Whether the job's files are read and written by other processes than this one.
+    pub fn is_distributed(&self) -> bool {
+        !matches!(self, JobEngine::Local)
+    }
 }

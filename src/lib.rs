@@ -10,6 +10,8 @@
 
 pub mod channels;
 pub mod cli;
+#[cfg(feature = "distributed")]
+pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod error;
@@ -322,6 +324,7 @@ async fn compute(
     clock: &RunClock,
 ) -> Result<Computed> {
     let mut unreadable: Vec<BadFile> = Vec::new();
+    let engine = engine::JobEngine::start(settings).await?;
     loop {
         let mut files_in_play = Vec::new();
         let attempt = async {
@@ -334,8 +337,7 @@ async fn compute(
                 &mut files_in_play,
             )
             .await?;
-            let ctx = engine::context()?;
-            storage::register_stores(&ctx, settings)?;
+            let ctx = engine.context(settings).await?;
             progress::stage("reading input");
             let input = events::register(
                 &ctx,

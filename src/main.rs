@@ -66,6 +66,16 @@ fn main() {
                 print!("{validation}");
                 Ok(error::exit::OK)
             }
+            #[cfg(feature = "distributed")]
+            Command::Scheduler(args) => {
+                sessionize::cluster::run_scheduler(args.into()).await?;
+                Ok(error::exit::OK)
+            }
+            #[cfg(feature = "distributed")]
+            Command::Executor(args) => {
+                sessionize::cluster::run_executor(args.into()).await?;
+                Ok(error::exit::OK)
+            }
         }
     });
     match result {

@@ -60,6 +60,11 @@ pub fn register_store(ctx: &SessionContext, location: &str, s3: &S3Settings) -> 
     Ok(())
 }
 
+/// Whether `location` is on storage other machines can reach (S3), not a local path.
+pub fn is_shared(location: &str) -> Result<bool, UserError> {
+    Ok(remote_url(location)?.is_some())
+}
+
 /// `Some(url)` for an `s3://` (or `s3a://`) location, `None` for a local path.
 fn remote_url(location: &str) -> Result<Option<Url>, UserError> {
     if !location.contains("://") {
@@ -741,4 +746,188 @@ fn exchange_by_rename(a: &Path, b: &Path) -> Result<()> {
     std::fs::rename(a, b).with_context(|| format!("cannot move {} into place", a.display()))?;
     std::fs::rename(&aside, a).with_context(|| format!("cannot move {} back", aside.display()))?;
     Ok(())
+}
+
+/// S3 on a Ballista cluster (`--features distributed`). The scheduler (which lists the files
+/// it plans over) and the executors (which read and write them) build their own stores: the
+/// run's S3 settings travel to them in the session config, as `s3.endpoint`, `s3.region`,
+/// `s3.allow_http`, `s3.max_retries` and `s3.retry_timeout`. Credentials never do: each
+/// machine takes its own from its AWS_* variables or its instance role, so no secret crosses
+/// the network or lands in Ballista's logs.
+#[cfg(feature = "distributed")]
+pub mod cluster {
+    use std::any::Any;
+    use std::sync::Arc;
+
+    use datafusion::common::config_err;
+    use datafusion::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
+    use datafusion::error::{DataFusionError, Result};
+    use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
+    use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+    use datafusion::prelude::SessionConfig;
+    use object_store::ObjectStore;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use url::Url;
+
+    use crate::config::S3Settings;
+
+    /// The `s3.*` keys of a session config.
+    #[derive(Debug, Clone, Default)]
+    pub struct S3Options {
+        endpoint: Option<String>,
+        region: Option<String>,
+        allow_http: Option<bool>,
+        max_retries: Option<usize>,
+        retry_timeout: Option<String>,
+    }
+
+    impl S3Options {
+        /// What a run sends its cluster: its `[s3]` settings (the AWS_* variables are each
+        /// machine's own).
+        pub fn from_settings(s3: &S3Settings) -> Self {
+            S3Options {
+                endpoint: s3.endpoint.clone(),
+                region: s3.region.clone(),
+                allow_http: s3.allow_http,
+                max_retries: Some(s3.max_retries),
+                retry_timeout: Some(humantime::format_duration(s3.retry_timeout).to_string()),
+            }
+        }
+
+        fn settings(&self) -> Result<S3Settings> {
+            let retry_timeout = match &self.retry_timeout {
+                Some(text) => crate::config::parse_duration(text).map_err(|m| {
+                    DataFusionError::Configuration(format!("s3.retry_timeout: {m}"))
+                })?,
+                None => std::time::Duration::from_secs(30),
+            };
+            Ok(S3Settings {
+                endpoint: self.endpoint.clone(),
+                region: self.region.clone(),
+                allow_http: self.allow_http,
+                max_retries: self.max_retries.unwrap_or(5),
+                retry_timeout,
+            })
+        }
+    }
+
+    impl ConfigExtension for S3Options {
+        const PREFIX: &'static str = "s3";
+    }
+
+    impl ExtensionOptions for S3Options {
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+
+        fn as_any_mut(&mut self) -> &mut dyn Any {
+            self
+        }
+
+        fn cloned(&self) -> Box<dyn ExtensionOptions> {
+            Box::new(self.clone())
+        }
+
+        fn set(&mut self, key: &str, value: &str) -> Result<()> {
+            let bad = |what: &str| {
+                DataFusionError::Configuration(format!("s3.{key}: {value:?} is not {what}"))
+            };
+            match key {
+                "endpoint" => self.endpoint = Some(value.to_string()),
+                "region" => self.region = Some(value.to_string()),
+                "allow_http" => {
+                    self.allow_http = Some(value.parse().map_err(|_| bad("true or false"))?)
+                }
+                "max_retries" => {
+                    self.max_retries = Some(value.parse().map_err(|_| bad("a number"))?)
+                }
+                "retry_timeout" => self.retry_timeout = Some(value.to_string()),
+                _ => return config_err!("s3.{key} is not a setting sessionize knows"),
+            }
+            Ok(())
+        }
+
+        // full keys (`s3.endpoint`): Ballista sends a session config as these pairs
+        fn entries(&self) -> Vec<ConfigEntry> {
+            let entry = |key: &str, value: Option<String>, description| ConfigEntry {
+                key: format!("{}.{key}", Self::PREFIX),
+                value,
+                description,
+            };
+            vec![
+                entry("endpoint", self.endpoint.clone(), "S3 endpoint URL"),
+                entry("region", self.region.clone(), "S3 region"),
+                entry(
+                    "allow_http",
+                    self.allow_http.map(|v| v.to_string()),
+                    "S3 over plain HTTP",
+                ),
+                entry(
+                    "max_retries",
+                    self.max_retries.map(|v| v.to_string()),
+                    "S3 retries",
+                ),
+                entry(
+                    "retry_timeout",
+                    self.retry_timeout.clone(),
+                    "S3 retry timeout",
+                ),
+            ]
+        }
+    }
+
+    /// The runtime of a scheduler's or an executor's session: S3 stores built, per bucket,
+    /// from the session's `s3.*` settings, as a run builds its own.
+    pub fn runtime(config: &SessionConfig) -> Result<Arc<RuntimeEnv>> {
+        let options = config
+            .options()
+            .extensions
+            .get::<S3Options>()
+            .cloned()
+            .unwrap_or_default();
+        let registry = BucketStores {
+            settings: options.settings()?,
+            buckets: Mutex::default(),
+            others: DefaultObjectStoreRegistry::new(),
+        };
+        Ok(Arc::new(
+            RuntimeEnvBuilder::new()
+                .with_object_store_registry(Arc::new(registry))
+                .build()?,
+        ))
+    }
+
+    /// Local files as usual; an S3 bucket's store built the first time it is asked for.
+    #[derive(Debug)]
+    struct BucketStores {
+        settings: S3Settings,
+        buckets: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
+        others: DefaultObjectStoreRegistry,
+    }
+
+    impl ObjectStoreRegistry for BucketStores {
+        fn register_store(
+            &self,
+            url: &Url,
+            store: Arc<dyn ObjectStore>,
+        ) -> Option<Arc<dyn ObjectStore>> {
+            self.others.register_store(url, store)
+        }
+
+        fn get_store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
+            if !matches!(url.scheme(), "s3" | "s3a") {
+                return self.others.get_store(url);
+            }
+            let bucket = url.host_str().unwrap_or_default().to_string();
+            let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(store) = buckets.get(&bucket) {
+                return Ok(store.clone());
+            }
+            let store = super::s3_store(url, &self.settings)
+                .map_err(|e| DataFusionError::External(e.into()))?;
+            buckets.insert(bucket, store.clone());
+            Ok(store)
+        }
+    }
 }

@@ -24,7 +24,7 @@ const TABLES: &[&str] = &[
     "data_quality",
 ];
 
-fn assert_same_tables(found: &Path, expected: &Path, what: &str) {
+pub(crate) fn assert_same_tables(found: &Path, expected: &Path, what: &str) {
     // the list is the spec; a table the run writes that is not on it fails here, so the
     // property cannot silently skip a new table
     for output in [found, expected] {
@@ -74,7 +74,7 @@ fn run_day(work: &Work, output: &str, day: &str) -> Outcome {
     work.sessionize_ok(&["run", "--input", "in", "--output", output, "--date", day])
 }
 
-fn generate(work: &Work, seed: u64, output: &str) {
+pub(crate) fn generate(work: &Work, seed: u64, output: &str) {
     work.sessionize_ok(&[
         "generate",
         "--events",

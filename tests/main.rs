@@ -6,6 +6,8 @@
 mod common;
 
 mod bad_input;
+#[cfg(feature = "distributed")]
+mod ballista;
 mod channels;
 mod cli;
 mod devices;

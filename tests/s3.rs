@@ -17,14 +17,14 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::common::*;
 
-struct S3 {
-    endpoint: String,
+pub(crate) struct S3 {
+    pub(crate) endpoint: String,
     bucket: String,
-    key: String,
-    secret: String,
+    pub(crate) key: String,
+    pub(crate) secret: String,
 }
 
-fn s3() -> S3 {
+pub(crate) fn s3() -> S3 {
     let var = |name: &str| {
         std::env::var(name).unwrap_or_else(|_| {
             panic!("{name} is not set: run the tests with `make test`, which starts the S3 server")
@@ -39,7 +39,7 @@ fn s3() -> S3 {
 }
 
 /// A prefix no other test uses.
-fn unique(name: &str) -> String {
+pub(crate) fn unique(name: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -60,12 +60,18 @@ impl S3 {
             .unwrap()
     }
 
-    fn url(&self, prefix: &str) -> String {
+    pub(crate) fn url(&self, prefix: &str) -> String {
         format!("s3://{}/{prefix}", self.bucket)
     }
 
     /// Runs sessionize with credentials from the AWS variables, as a user would.
-    fn sessionize(&self, work: &Work, args: &[&str], endpoint: &str, secret: &str) -> Outcome {
+    pub(crate) fn sessionize(
+        &self,
+        work: &Work,
+        args: &[&str],
+        endpoint: &str,
+        secret: &str,
+    ) -> Outcome {
         let output = Command::new(env!("CARGO_BIN_EXE_sessionize"))
             .args(args)
             .current_dir(work.path(""))
@@ -83,7 +89,7 @@ impl S3 {
         }
     }
 
-    fn sessionize_ok(&self, work: &Work, args: &[&str]) -> Outcome {
+    pub(crate) fn sessionize_ok(&self, work: &Work, args: &[&str]) -> Outcome {
         let outcome = self.sessionize(work, args, &self.endpoint, &self.secret);
         assert_eq!(
             outcome.code,
@@ -95,7 +101,7 @@ impl S3 {
         outcome
     }
 
-    fn upload(&self, local: &Path, prefix: &str) {
+    pub(crate) fn upload(&self, local: &Path, prefix: &str) {
         let store = self.store();
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let mut stack = vec![local.to_path_buf()];
@@ -120,7 +126,7 @@ impl S3 {
     }
 
     /// Every object under `prefix`, as (relative key, bytes), sorted.
-    fn objects(&self, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    pub(crate) fn objects(&self, prefix: &str) -> Vec<(String, Vec<u8>)> {
         let store = self.store();
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async {
@@ -151,7 +157,7 @@ impl S3 {
         })
     }
 
-    fn download(&self, prefix: &str, local: &Path) {
+    pub(crate) fn download(&self, prefix: &str, local: &Path) {
         for (key, bytes) in self.objects(prefix) {
             let path = local.join(&key);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -1,0 +1,198 @@
+//! The distributed engine (`--features distributed`): the same job, the same SQL models and
+//! the same outputs, on an Apache DataFusion Ballista cluster.
+//!
+//! A run stays the client: it takes the output's lock, plans the days, registers the input,
+//! the models and the run's small tables, and commits the partitions, as in local mode. Each
+//! query it runs is sent to the scheduler, which splits it into stages and hands their tasks
+//! to the executors; they read the input and write the staged output files themselves, so
+//! both must be on storage every machine reaches (S3). The tables a run builds in Rust are
+//! written as Parquet under the run's staging area for the same reason (`scratch.rs`):
+//! Ballista ships a plan, never an in-memory table.
+//!
+//! `session_index` is not one of Ballista's functions. The scheduler decodes every plan that
+//! calls it and the executors run it, so both must have it registered: `sessionize
+//! scheduler` and `sessionize executor` are Ballista's own scheduler and executor processes
+//! with the function registered and S3 set up from the session (`storage::cluster`), and
+//! `--engine ballista-standalone` starts the same two in this process.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use ballista::prelude::{SessionConfigExt, SessionContextExt};
+use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::scheduler_process::start_server;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::session_state::SessionState;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::config::RunSettings;
+use crate::storage::cluster::{S3Options, runtime};
+
+/// A cluster a run sends its queries to: one it was pointed at, or one it started.
+pub struct Cluster {
+    /// `df://host:port`.
+    scheduler: String,
+}
+
+impl Cluster {
+    pub fn remote(scheduler: &str) -> Self {
+        Cluster {
+            scheduler: scheduler.to_string(),
+        }
+    }
+
+    /// Starts a scheduler and an executor in this process, on a free port of localhost. The
+    /// executor runs tasks with the session set up here: its stores (local disk and the
+    /// run's S3 buckets) and `session_index`.
+    pub async fn standalone(settings: &RunSettings) -> Result<Self> {
+        let state = client_state(settings)?;
+        crate::storage::register_stores(&SessionContext::new_with_state(state.clone()), settings)?;
+        let address = ballista_scheduler::standalone::new_standalone_scheduler_from_state(&state)
+            .await
+            .map_err(|e| anyhow!("cannot start the in-process Ballista scheduler: {e}"))?;
+        let url = format!("http://localhost:{}", address.port());
+        let started = std::time::Instant::now();
+        let scheduler = loop {
+            match SchedulerGrpcClient::connect(url.clone()).await {
+                Ok(client) => break client,
+                Err(e) if started.elapsed() > Duration::from_secs(30) => {
+                    return Err(anyhow!(
+                        "the in-process Ballista scheduler at {url} does not answer: {e}"
+                    ));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
+        let vcores = state.config().ballista_standalone_parallelism();
+        ballista_executor::new_standalone_executor_from_state(scheduler, vcores, &state)
+            .await
+            .map_err(|e| anyhow!("cannot start the in-process Ballista executor: {e}"))?;
+        tracing::info!(scheduler = %url, vcores, "in-process Ballista cluster started");
+        Ok(Cluster {
+            scheduler: format!("df://localhost:{}", address.port()),
+        })
+    }
+
+    /// A new session on the cluster, for one attempt at the job.
+    pub async fn context(&self, settings: &RunSettings) -> Result<SessionContext> {
+        let ctx = SessionContext::remote_with_state(&self.scheduler, client_state(settings)?)
+            .await
+            .with_context(|| format!("cannot reach the Ballista scheduler {}", self.scheduler))?;
+        // Ballista's session keeps its own list of window functions: ours goes back in
+        ctx.register_udwf(crate::session_window::udwf());
+        Ok(ctx)
+    }
+}
+
+/// Our session settings, with what a Ballista session needs on top: the run's `s3.*`
+/// settings, for the scheduler and executors, and the adaptive planner off (with remote
+/// object stores it fails to plan in Ballista 55).
+fn cluster_config(s3: S3Options) -> Result<SessionConfig> {
+    Ok(crate::engine::config()?
+        .with_option_extension(s3)
+        .with_ballista_adaptive_query_planner(false))
+}
+
+fn client_state(settings: &RunSettings) -> Result<SessionState> {
+    let config = cluster_config(S3Options::from_settings(&settings.s3))?;
+    let ctx = SessionContext::new_with_config(config);
+    ctx.register_udwf(crate::session_window::udwf());
+    Ok(ctx.state())
+}
+
+/// The session a scheduler plans with and an executor runs tasks in, from the settings the
+/// client sent: stores built from its `s3.*`, and `session_index`.
+fn server_state(config: SessionConfig) -> datafusion::error::Result<SessionState> {
+    let runtime = runtime(&config)?;
+    let mut state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .build();
+    state.register_udwf(Arc::new(crate::session_window::udwf()))?;
+    Ok(state)
+}
+
+/// The settings a scheduler or an executor starts from, before the client's are applied.
+fn server_config() -> SessionConfig {
+    cluster_config(S3Options::default())
+        .unwrap_or_else(|_| SessionConfig::new().with_option_extension(S3Options::default()))
+}
+
+/// `sessionize scheduler`.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    pub bind_host: String,
+    pub port: u16,
+    /// The host executors and clients reach the scheduler at.
+    pub external_host: String,
+}
+
+/// Runs a Ballista scheduler that knows `session_index`, until the process is stopped.
+pub async fn run_scheduler(options: SchedulerOptions) -> Result<()> {
+    let address: SocketAddr = format!("{}:{}", options.bind_host, options.port)
+        .parse()
+        .with_context(|| format!("not an address: {}:{}", options.bind_host, options.port))?;
+    let config = SchedulerConfig {
+        bind_host: options.bind_host,
+        bind_port: options.port,
+        external_host: options.external_host,
+        ..SchedulerConfig::default()
+    }
+    .with_override_config_producer(Arc::new(server_config))
+    .with_override_session_builder(Arc::new(server_state));
+    let cluster = BallistaCluster::new_from_config(&config)
+        .await
+        .map_err(|e| anyhow!("cannot set up the scheduler's state: {e}"))?;
+    start_server(cluster, address, Arc::new(config))
+        .await
+        .map_err(|e| anyhow!("the scheduler stopped: {e}"))
+}
+
+/// `sessionize executor`.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    pub scheduler_host: String,
+    pub scheduler_port: u16,
+    pub bind_host: String,
+    /// The host the scheduler and other executors reach this one at.
+    pub external_host: Option<String>,
+    /// Arrow Flight (shuffle data) port.
+    pub port: u16,
+    /// gRPC (tasks) port.
+    pub grpc_port: u16,
+    /// Tasks run at once; `None`: one per core.
+    pub vcores: Option<usize>,
+    /// Where shuffle files go; `None`: a temporary directory.
+    pub work_dir: Option<String>,
+}
+
+/// Runs a Ballista executor that knows `session_index` and reaches S3 as the run says,
+/// until the process is stopped.
+pub async fn run_executor(options: ExecutorOptions) -> Result<()> {
+    let defaults = ExecutorProcessConfig::default();
+    let functions: BallistaFunctionRegistry = (&server_state(server_config())?).into();
+    let config = ExecutorProcessConfig {
+        scheduler_host: options.scheduler_host,
+        scheduler_port: options.scheduler_port,
+        bind_host: options.bind_host,
+        external_host: options.external_host,
+        port: options.port,
+        grpc_port: options.grpc_port,
+        vcores: options.vcores.unwrap_or(defaults.vcores),
+        work_dir: options.work_dir,
+        override_function_registry: Some(Arc::new(functions)),
+        override_config_producer: Some(Arc::new(server_config)),
+        override_runtime_producer: Some(Arc::new(runtime)),
+        ..defaults
+    };
+    start_executor_process(Arc::new(config))
+        .await
+        .map_err(|e| anyhow!("the executor stopped: {e}"))
+}

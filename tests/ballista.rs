@@ -1,0 +1,240 @@
+//! The distributed engines (built with `--features distributed`): the same job on Apache
+//! DataFusion Ballista gives the tables of the local engine, row for row. The in-process
+//! cluster (`--engine ballista-standalone`) and a real one (`sessionize scheduler` and
+//! `sessionize executor` as separate processes, `--engine ballista`) read from and write to
+//! the S3 server `make test` starts; a cluster is refused a local output before anything
+//! runs.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use crate::incremental::{assert_same_tables, generate};
+use crate::s3::{S3, s3, unique};
+
+/// Generated events over several days (late events, bots), run by the local engine into
+/// `local`, and uploaded to a fresh prefix of the bucket. Returns the prefix.
+fn local_reference(work: &Work, s3: &S3, seed: u64) -> String {
+    generate(work, seed, "in");
+    work.sessionize_ok(&["run", "--input", "in", "--output", "local"]);
+    assert!(read_table(&work.path("local"), "sessions").len() > 500);
+    let prefix = unique("ballista");
+    s3.upload(&work.path("in"), &format!("{prefix}/in"));
+    prefix
+}
+
+#[test]
+fn standalone_engine_on_s3_gives_the_local_engines_tables() {
+    let s3 = s3();
+    let work = Work::new();
+    let prefix = local_reference(&work, &s3, 31);
+    let input = s3.url(&format!("{prefix}/in"));
+    let output = s3.url(&format!("{prefix}/out"));
+    let run = ["run", "--input", &input, "--output", &output];
+
+    s3.sessionize_ok(
+        &work,
+        &[&run[..], &["--engine", "ballista-standalone"]].concat(),
+    );
+    s3.download(&format!("{prefix}/out"), &work.path("standalone"));
+    assert_same_tables(
+        &work.path("standalone"),
+        &work.path("local"),
+        "ballista-standalone, S3 in and out",
+    );
+    // what the run built for the executors went with its staging
+    let objects = s3.objects(&format!("{prefix}/out"));
+    assert!(!objects.iter().any(|(key, _)| key.starts_with("_staging/")));
+
+    // a dated run continues from the sessions on S3, through the cluster too
+    let days: Vec<String> = std::fs::read_dir(work.path("in"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_prefix("dt=").map(String::from)
+        })
+        .collect();
+    let last = days.iter().max().unwrap();
+    s3.sessionize_ok(
+        &work,
+        &[
+            &run[..],
+            &["--engine", "ballista-standalone", "--date", last],
+        ]
+        .concat(),
+    );
+    std::fs::remove_dir_all(work.path("standalone")).unwrap();
+    s3.download(&format!("{prefix}/out"), &work.path("standalone"));
+    assert_same_tables(
+        &work.path("standalone"),
+        &work.path("local"),
+        "ballista-standalone, a dated run after the full one",
+    );
+
+    // local paths are fine on one machine
+    work.sessionize_ok(&[
+        "run",
+        "--input",
+        "in",
+        "--output",
+        "standalone-local",
+        "--engine",
+        "ballista-standalone",
+    ]);
+    assert_same_tables(
+        &work.path("standalone-local"),
+        &work.path("local"),
+        "ballista-standalone, local in and out",
+    );
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_port(port: u16, server: &mut Server, what: &str) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            server.0.try_wait().unwrap().is_none(),
+            "{what} exited before listening on {port}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{what} does not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A cluster of separate processes, as on real machines: `sessionize scheduler`, and
+/// `sessionize executor` with the S3 credentials in its own environment. The run sends only
+/// the endpoint settings (here from its config file) with each job.
+#[test]
+fn a_cluster_of_sessionize_scheduler_and_executor_gives_the_local_engines_tables() {
+    let s3 = s3();
+    let work = Work::new();
+    let prefix = local_reference(&work, &s3, 32);
+
+    let scheduler_port = free_port();
+    let mut scheduler = Server(
+        Command::new(env!("CARGO_BIN_EXE_sessionize"))
+            .args(["scheduler", "--port", &scheduler_port.to_string()])
+            // the scheduler lists the files it plans over
+            .env("AWS_ACCESS_KEY_ID", &s3.key)
+            .env("AWS_SECRET_ACCESS_KEY", &s3.secret)
+            .env("AWS_REGION", "us-east-1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(scheduler_port, &mut scheduler, "the scheduler");
+    let (flight_port, grpc_port) = (free_port(), free_port());
+    let mut executor = Server(
+        Command::new(env!("CARGO_BIN_EXE_sessionize"))
+            .args([
+                "executor",
+                "--scheduler-port",
+                &scheduler_port.to_string(),
+                "--port",
+                &flight_port.to_string(),
+                "--grpc-port",
+                &grpc_port.to_string(),
+                "--vcores",
+                "2",
+                "--work-dir",
+                &work.path("executor").to_string_lossy(),
+            ])
+            .env("AWS_ACCESS_KEY_ID", &s3.key)
+            .env("AWS_SECRET_ACCESS_KEY", &s3.secret)
+            .env("AWS_REGION", "us-east-1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::fs::create_dir_all(work.path("executor")).unwrap();
+    wait_for_port(flight_port, &mut executor, "the executor");
+
+    work.write(
+        "cluster.toml",
+        &format!(
+            "[s3]\nendpoint = \"{}\"\nallow_http = true\nregion = \"us-east-1\"\n\n\
+             [engine]\nkind = \"ballista\"\nscheduler = \"df://127.0.0.1:{scheduler_port}\"\n",
+            s3.endpoint
+        ),
+    );
+    let input = s3.url(&format!("{prefix}/in"));
+    let output = s3.url(&format!("{prefix}/out"));
+    s3.sessionize_ok(
+        &work,
+        &[
+            "run",
+            "--config",
+            "cluster.toml",
+            "--input",
+            &input,
+            "--output",
+            &output,
+        ],
+    );
+    s3.download(&format!("{prefix}/out"), &work.path("cluster"));
+    assert_same_tables(
+        &work.path("cluster"),
+        &work.path("local"),
+        "sessionize scheduler and executor, S3 in and out",
+    );
+}
+
+#[test]
+fn a_cluster_engine_refuses_a_local_output_before_anything_runs() {
+    let work = Work::new();
+    generate(&work, 33, "in");
+    let message = "the ballista engine cannot write to the local path";
+    for args in [
+        &["--engine", "ballista", "--scheduler", "df://127.0.0.1:1"][..],
+        &["--config", "cluster.toml"][..],
+    ] {
+        work.write(
+            "cluster.toml",
+            "[engine]\nkind = \"ballista\"\nscheduler = \"df://127.0.0.1:1\"\n",
+        );
+        let outcome =
+            work.sessionize(&[&["run", "--input", "in", "--output", "out"][..], args].concat());
+        assert_eq!(outcome.code, Some(2), "{args:?}: {}", outcome.stderr);
+        assert!(
+            outcome.stderr.contains(message) && outcome.stderr.contains("s3://"),
+            "{args:?}: {}",
+            outcome.stderr
+        );
+        // refused before the output was touched (no lock, no run report)
+        assert!(!work.path("out").exists(), "{args:?}");
+    }
+    // the variables do the same
+    let outcome = Outcome::of(
+        work.command(&["validate", "--input", "in", "--output", "out"])
+            .env("SESSIONIZE_ENGINE", "ballista")
+            .env("SESSIONIZE_SCHEDULER", "df://127.0.0.1:1")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains(message), "{}", outcome.stderr);
+}
