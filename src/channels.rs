@@ -17,7 +17,11 @@ const GA4_SOURCE_CATEGORIES: &str = include_str!("../data/channels/ga4_source_ca
 const SOURCE_ALIASES: &str = include_str!("../data/channels/source_aliases.csv");
 
 /// Registers `source_categories`, `source_aliases` and `channel_rules`.
-pub fn register(ctx: &SessionContext, scratch: &Scratch, settings: &ChannelSettings) -> Result<()> {
+pub async fn register(
+    ctx: &SessionContext,
+    scratch: &Scratch,
+    settings: &ChannelSettings,
+) -> Result<()> {
     let (categories_text, origin) = match &settings.source_categories {
         Some(path) => (
             std::fs::read_to_string(path).map_err(|e| UserError::Config {
@@ -33,64 +37,70 @@ pub fn register(ctx: &SessionContext, scratch: &Scratch, settings: &ChannelSetti
         ),
     };
     let categories = two_columns(&categories_text, origin, ["source", "source_category"])?;
-    scratch.register_batch(
-        ctx,
-        "source_categories",
-        batch(vec![
-            (
-                "source",
-                text(categories.iter().map(|r| r.0.to_lowercase())),
-            ),
-            (
-                "source_category",
-                text(categories.iter().map(|r| r.1.clone())),
-            ),
-        ])?,
-    )?;
+    scratch
+        .register_batch(
+            ctx,
+            "source_categories",
+            batch(vec![
+                (
+                    "source",
+                    text(categories.iter().map(|r| r.0.to_lowercase())),
+                ),
+                (
+                    "source_category",
+                    text(categories.iter().map(|r| r.1.clone())),
+                ),
+            ])?,
+        )
+        .await?;
 
     let aliases = two_columns(
         SOURCE_ALIASES,
         "data/channels/source_aliases.csv",
         ["pattern", "source"],
     )?;
-    scratch.register_batch(
-        ctx,
-        "source_aliases",
-        batch(vec![
-            ("alias_order", order(aliases.len())),
-            ("pattern", text(aliases.iter().map(|r| r.0.clone()))),
-            ("source", text(aliases.iter().map(|r| r.1.clone()))),
-        ])?,
-    )?;
+    scratch
+        .register_batch(
+            ctx,
+            "source_aliases",
+            batch(vec![
+                ("alias_order", order(aliases.len())),
+                ("pattern", text(aliases.iter().map(|r| r.0.clone()))),
+                ("source", text(aliases.iter().map(|r| r.1.clone()))),
+            ])?,
+        )
+        .await?;
 
     let rules = &settings.rules;
     let condition = |value: &Option<String>| value.as_ref().map(|v| v.trim().to_lowercase());
-    scratch.register_batch(
-        ctx,
-        "channel_rules",
-        batch(vec![
-            ("rule_order", order(rules.len())),
-            (
-                "source",
-                Arc::new(StringArray::from_iter(
-                    rules.iter().map(|r| condition(&r.source)),
-                )),
-            ),
-            (
-                "medium",
-                Arc::new(StringArray::from_iter(
-                    rules.iter().map(|r| condition(&r.medium)),
-                )),
-            ),
-            (
-                "campaign",
-                Arc::new(StringArray::from_iter(
-                    rules.iter().map(|r| condition(&r.campaign)),
-                )),
-            ),
-            ("channel", text(rules.iter().map(|r| r.channel.clone()))),
-        ])?,
-    )?;
+    scratch
+        .register_batch(
+            ctx,
+            "channel_rules",
+            batch(vec![
+                ("rule_order", order(rules.len())),
+                (
+                    "source",
+                    Arc::new(StringArray::from_iter(
+                        rules.iter().map(|r| condition(&r.source)),
+                    )),
+                ),
+                (
+                    "medium",
+                    Arc::new(StringArray::from_iter(
+                        rules.iter().map(|r| condition(&r.medium)),
+                    )),
+                ),
+                (
+                    "campaign",
+                    Arc::new(StringArray::from_iter(
+                        rules.iter().map(|r| condition(&r.campaign)),
+                    )),
+                ),
+                ("channel", text(rules.iter().map(|r| r.channel.clone()))),
+            ])?,
+        )
+        .await?;
     Ok(())
 }
 

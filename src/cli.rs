@@ -36,10 +36,10 @@ const EXIT_CODES: &str = concat!(
 Environment:
   SESSIONIZE_INPUT, SESSIONIZE_OUTPUT, SESSIONIZE_CONFIG, SESSIONIZE_TIMEOUT,
   SESSIONIZE_ON_BAD_FILE, SESSIONIZE_WAIT_FOR_LOCK, SESSIONIZE_DATE, SESSIONIZE_FROM,
-  SESSIONIZE_TO, SESSIONIZE_ENGINE, SESSIONIZE_SCHEDULER, SESSIONIZE_FORMAT stand in for the flags
-  of the same name; SESSIONIZE_LOG_FORMAT for --log-format; SESSIONIZE_LOG (or RUST_LOG)
-  sets the log level (info, debug, sessionize=debug,datafusion=info); DATAFUSION_* tune the
-  engine (DATAFUSION_EXECUTION_TARGET_PARTITIONS=4)."
+  SESSIONIZE_TO, SESSIONIZE_ENGINE, SESSIONIZE_SCHEDULER, SESSIONIZE_FORMAT stand in for
+  the flags of the same name; SESSIONIZE_LOG_FORMAT for --log-format; SESSIONIZE_LOG (or
+  RUST_LOG) sets the log level (info, debug, sessionize=debug,datafusion=info);
+  DATAFUSION_* tune the engine (DATAFUSION_EXECUTION_TARGET_PARTITIONS=4)."
 );
 
 const RUN_HELP: &str = concat!(

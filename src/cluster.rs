@@ -27,8 +27,8 @@ use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
-use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::session_state::SessionState;
+use datafusion::execution::{FunctionRegistry, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::config::RunSettings;
@@ -91,17 +91,31 @@ impl Cluster {
 }
 
 /// Our session settings, with what a Ballista session needs on top: the run's `s3.*`
-/// settings, for the scheduler and executors, and the adaptive planner off (with remote
-/// object stores it fails to plan in Ballista 55).
+/// settings, for the scheduler and executors; the adaptive planner off (with remote object
+/// stores it fails to plan in Ballista 55); and no dynamic filters, which DataFusion builds
+/// for one process: the scheduler's stage planning then fails ("Cannot swap HashJoinExec
+/// inputs after dynamic filters have been constructed"), and a filter whose producer and
+/// consumer land in different stages is never filled.
 fn cluster_config(s3: S3Options) -> Result<SessionConfig> {
-    Ok(crate::engine::config()?
+    // Ballista's own DataFusion settings first (sort-merge joins, no round-robin
+    // repartition, scalar subqueries as joins, …): they are applied only to a config that
+    // has no Ballista settings yet
+    let mut config = crate::engine::config()?
+        .upgrade_for_ballista()
         .with_option_extension(s3)
-        .with_ballista_adaptive_query_planner(false))
+        .with_ballista_adaptive_query_planner(false);
+    let optimizer = &mut config.options_mut().optimizer;
+    optimizer.enable_dynamic_filter_pushdown = false;
+    optimizer.enable_join_dynamic_filter_pushdown = false;
+    optimizer.enable_topk_dynamic_filter_pushdown = false;
+    optimizer.enable_aggregate_dynamic_filter_pushdown = false;
+    Ok(config)
 }
 
 fn client_state(settings: &RunSettings) -> Result<SessionState> {
     let config = cluster_config(S3Options::from_settings(&settings.s3))?;
-    let ctx = SessionContext::new_with_config(config);
+    // the process's runtime: the in-process executor spills and reads stores through it
+    let ctx = SessionContext::new_with_config_rt(config, crate::engine::runtime());
     ctx.register_udwf(crate::session_window::udwf());
     Ok(ctx.state())
 }

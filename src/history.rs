@@ -65,11 +65,13 @@ pub async fn register(
         }
         ctx.register_table(models::PRIOR_SESSION_BOUNDS, union.into_view())?;
     } else {
-        scratch.register_empty(
-            ctx,
-            models::PRIOR_SESSION_BOUNDS,
-            models::prior_session_bounds_schema(),
-        )?;
+        scratch
+            .register_empty(
+                ctx,
+                models::PRIOR_SESSION_BOUNDS,
+                models::prior_session_bounds_schema(),
+            )
+            .await?;
     }
     let users_schema = models::users_schema();
     if has_sessions && root.parquet_files(models::USERS_TABLE).await? > 0 {
@@ -82,21 +84,23 @@ pub async fn register(
         )?;
         ctx.register_table(models::PRIOR_USERS, users.into_view())?;
     } else {
-        scratch.register_empty(ctx, models::PRIOR_USERS, users_schema)?;
+        scratch
+            .register_empty(ctx, models::PRIOR_USERS, users_schema)
+            .await?;
     }
     Ok(has_sessions)
 }
 
 /// With no earlier sessions of a kind, `prior_sessions` or `prior_bot_sessions` is empty,
 /// with the columns this run writes.
-pub fn register_if_missing(
+pub async fn register_if_missing(
     ctx: &SessionContext,
     scratch: &Scratch,
     prior: &str,
     schema: SchemaRef,
 ) -> Result<()> {
     if !ctx.table_exist(prior)? {
-        scratch.register_empty(ctx, prior, schema)?;
+        scratch.register_empty(ctx, prior, schema).await?;
     }
     Ok(())
 }

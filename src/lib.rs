@@ -354,8 +354,16 @@ async fn compute(
                 "input listed"
             );
             files_in_play = input.files.clone();
-            let (counts, tables, mut notes) =
-                compute_once(&ctx, settings, root, clock, &input, &plan.window).await?;
+            let (counts, tables, mut notes) = compute_once(
+                &ctx,
+                settings,
+                root,
+                clock,
+                &input,
+                &plan.window,
+                engine.is_distributed(),
+            )
+            .await?;
             notes.splice(0..0, plan.notes);
             notes.extend(input.notes);
             Ok::<_, anyhow::Error>(Computed {
@@ -393,12 +401,18 @@ async fn compute_once(
     clock: &RunClock,
     input: &events::Input,
     window: &Window,
+    distributed: bool,
 ) -> Result<(RowCounts, Vec<TableWrite>, Vec<String>)> {
     // clean and sessionize: the SQL models, continuing from what earlier runs left
     let facts = run_facts(clock, input, window)?;
     let parameters = models::Parameters::new(settings, &facts);
-    let scratch = Scratch::create()?;
-    channels::register(ctx, &scratch, &settings.channels)?;
+    // a cluster's executors read the run's own tables too: they go where they can reach them
+    let scratch = if distributed {
+        Scratch::in_staging(root, &clock.run_id)
+    } else {
+        Scratch::create()?
+    };
+    channels::register(ctx, &scratch, &settings.channels).await?;
     register_user_agents(ctx, &scratch).await?;
     history::register(ctx, &scratch, root, window).await?;
     // each computed once: a view read by several models would be computed by each
@@ -418,7 +432,7 @@ async fn compute_once(
         (models::PRIOR_BOT_SESSIONS, models::BOT_SESSIONS_TABLE),
     ] {
         let schema = ctx.table(model).await?.schema().inner().clone();
-        history::register_if_missing(ctx, &scratch, prior, schema)?;
+        history::register_if_missing(ctx, &scratch, prior, schema).await?;
     }
     models::register(ctx, models::SESSIONS_OUTPUT_MODELS, &parameters).await?;
     models::register(ctx, models::ELSEWHERE_MODELS, &parameters).await?;
@@ -449,7 +463,7 @@ async fn compute_once(
     staging
         .register_written(ctx, models::BOT_SESSIONS_TABLE)
         .await?;
-    models::register_days(ctx, &scratch, &days)?;
+    models::register_days(ctx, &scratch, &days).await?;
     models::register(ctx, models::USER_MODELS, &parameters).await?;
     let users = ctx.table(models::USERS_TABLE).await?;
     staging.write_whole(models::USERS_TABLE, users).await?;
@@ -543,11 +557,13 @@ async fn register_user_agents(ctx: &SessionContext, scratch: &Scratch) -> Result
         let column = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
         user_agents.extend(column.as_string::<i32>().iter().flatten().map(String::from));
     }
-    scratch.register_batch(
-        ctx,
-        "user_agent_lookup",
-        user_agents::lookup_table(&user_agents)?,
-    )?;
+    scratch
+        .register_batch(
+            ctx,
+            "user_agent_lookup",
+            user_agents::lookup_table(&user_agents)?,
+        )
+        .await?;
     Ok(())
 }
 

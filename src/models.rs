@@ -306,10 +306,10 @@ fn name_list(names: &[String]) -> String {
 }
 
 /// The days a run writes, as the table `run_days` (dt): each gets its partitions, rows or not.
-pub fn register_days(ctx: &SessionContext, scratch: &Scratch, days: &[String]) -> Result<()> {
+pub async fn register_days(ctx: &SessionContext, scratch: &Scratch, days: &[String]) -> Result<()> {
     let schema = Arc::new(Schema::new(vec![Field::new("dt", DataType::Utf8, false)]));
     let batch = RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(days.to_vec()))])?;
-    scratch.register_batch(ctx, "run_days", batch)?;
+    scratch.register_batch(ctx, "run_days", batch).await?;
     Ok(())
 }
 

@@ -6,8 +6,15 @@
 //! hundred million events the sessions alone outgrow any memory limit, and a file is what an
 //! engine with separate executors could also read. The directory is removed when the run
 //! ends, however it ends.
+//!
+//! On a Ballista cluster (`--engine ballista*`) the executors read these tables and cannot
+//! be sent one held in memory: every table, the small ones too, is a Parquet folder under
+//! the run's staging on the output (`<output>/_staging/<run_id>/_scratch/<n>/<table>/`),
+//! which every executor reaches, and it goes with the staging when the run commits (or, if
+//! the run dies, when the next one cleans up after it).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
 use arrow::array::RecordBatch;
@@ -17,11 +24,23 @@ use datafusion::datasource::MemTable;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::prelude::{DataFrame, SessionContext};
 
+use crate::storage::OutputRoot;
 use crate::write;
 
 pub struct Scratch {
-    dir: tempfile::TempDir,
+    place: Place,
 }
+
+enum Place {
+    /// A temporary directory of this machine; small tables stay in memory.
+    Local(tempfile::TempDir),
+    /// A folder under the output's staging, relative to the output.
+    Staging { root: OutputRoot, dir: String },
+}
+
+/// Each attempt at a run gets its own folder under the staging: a retried attempt never
+/// reads a half-written table of the one before.
+static ATTEMPTS: AtomicUsize = AtomicUsize::new(0);
 
 impl Scratch {
     /// A new, empty scratch directory in the run's temporary directory (or the system's).
@@ -31,7 +50,34 @@ impl Scratch {
             .prefix("scratch-")
             .tempdir_in(&parent)
             .with_context(|| format!("creating a scratch directory in {}", parent.display()))?;
-        Ok(Scratch { dir })
+        Ok(Scratch {
+            place: Place::Local(dir),
+        })
+    }
+
+    /// For a distributed engine: a folder under the run's staging on the output, where
+    /// every executor reads and writes, and where nothing is held in memory.
+    pub fn in_staging(root: &OutputRoot, run_id: &str) -> Self {
+        let attempt = ATTEMPTS.fetch_add(1, Ordering::Relaxed);
+        Scratch {
+            place: Place::Staging {
+                root: root.clone(),
+                dir: format!("{}/_scratch/{attempt}", root.staging(run_id)),
+            },
+        }
+    }
+
+    /// The folder of the table `name`.
+    fn url(&self, name: &str) -> Result<ListingTableUrl> {
+        match &self.place {
+            Place::Local(dir) => {
+                let dir = dir.path().join(name);
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating scratch directory {}", dir.display()))?;
+                Ok(ListingTableUrl::parse(format!("{}/", dir.display()))?)
+            }
+            Place::Staging { root, dir } => root.url_of(&format!("{dir}/{name}")),
+        }
     }
 
     /// Computes `frame` once into the scratch directory and registers the result as
@@ -44,43 +90,58 @@ impl Scratch {
     ) -> Result<()> {
         crate::write::explain_if_asked(name, &frame).await?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        let dir = self.dir.path().join(name);
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("creating scratch directory {}", dir.display()))?;
-        let url = format!("{}/", dir.display());
-        write::copy_to_parquet(frame, &url, Vec::new(), scratch_parquet_options()?)
+        let url = self.url(name)?;
+        write::copy_to_parquet(frame, url.as_str(), Vec::new(), scratch_parquet_options()?)
             .await
             .with_context(|| format!("computing {name}"))?;
         ctx.deregister_table(name)?;
-        ctx.register_table(
-            name,
-            write::listing_table(ListingTableUrl::parse(&url)?, &schema, false)?,
-        )?;
+        ctx.register_table(name, write::listing_table(url, &schema, false)?)?;
         Ok(())
     }
 
     /// Registers a small table built in Rust.
-    pub fn register_batch(
+    pub async fn register_batch(
         &self,
         ctx: &SessionContext,
         name: &str,
         batch: RecordBatch,
     ) -> Result<()> {
         ctx.deregister_table(name)?;
-        ctx.register_batch(name, batch)?;
+        match &self.place {
+            Place::Local(_) => {
+                ctx.register_batch(name, batch)?;
+            }
+            Place::Staging { root, dir } => {
+                let schema = batch.schema();
+                root.put(
+                    &format!("{dir}/{name}/part-0.parquet"),
+                    write::parquet_bytes(&schema, &[batch])?,
+                )
+                .await?;
+                ctx.register_table(name, write::listing_table(self.url(name)?, &schema, false)?)?;
+            }
+        }
         Ok(())
     }
 
     /// Registers `name` as a table of `schema` with no rows.
-    pub fn register_empty(
+    pub async fn register_empty(
         &self,
         ctx: &SessionContext,
         name: &str,
         schema: SchemaRef,
     ) -> Result<()> {
-        ctx.deregister_table(name)?;
-        ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
-        Ok(())
+        match &self.place {
+            Place::Local(_) => {
+                ctx.deregister_table(name)?;
+                ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
+                Ok(())
+            }
+            Place::Staging { .. } => {
+                self.register_batch(ctx, name, RecordBatch::new_empty(schema))
+                    .await
+            }
+        }
     }
 }
 

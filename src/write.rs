@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use arrow::array::{Array, UInt64Array};
+use arrow::array::{Array, RecordBatch, UInt64Array};
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::config::{MaxRowGroupBytes, TableParquetOptions};
 use datafusion::datasource::file_format::format_as_file_type;
@@ -294,7 +294,15 @@ fn file_schema(schema: &SchemaRef) -> SchemaRef {
 
 /// A Parquet file with the columns and no rows.
 fn empty_parquet(schema: &SchemaRef) -> Result<Vec<u8>> {
-    let writer = parquet::arrow::ArrowWriter::try_new(Vec::new(), schema.clone(), None)?;
+    parquet_bytes(schema, &[])
+}
+
+/// A Parquet file of `batches`, in memory.
+pub fn parquet_bytes(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>> {
+    let mut writer = parquet::arrow::ArrowWriter::try_new(Vec::new(), schema.clone(), None)?;
+    for batch in batches {
+        writer.write(batch)?;
+    }
     Ok(writer.into_inner()?)
 }
 
