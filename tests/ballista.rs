@@ -47,31 +47,6 @@ fn standalone_engine_on_s3_gives_the_local_engines_tables() {
     let objects = s3.objects(&format!("{prefix}/out"));
     assert!(!objects.iter().any(|(key, _)| key.starts_with("_staging/")));
 
-    // a dated run continues from the sessions on S3, through the cluster too
-    let days: Vec<String> = std::fs::read_dir(work.path("in"))
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().to_string_lossy().into_owned();
-            name.strip_prefix("dt=").map(String::from)
-        })
-        .collect();
-    let last = days.iter().max().unwrap();
-    s3.sessionize_ok(
-        &work,
-        &[
-            &run[..],
-            &["--engine", "ballista-standalone", "--date", last],
-        ]
-        .concat(),
-    );
-    std::fs::remove_dir_all(work.path("standalone")).unwrap();
-    s3.download(&format!("{prefix}/out"), &work.path("standalone"));
-    assert_same_tables(
-        &work.path("standalone"),
-        &work.path("local"),
-        "ballista-standalone, a dated run after the full one",
-    );
-
     // local paths are fine on one machine
     work.sessionize_ok(&[
         "run",
