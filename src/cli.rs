@@ -304,6 +304,10 @@ pub struct JobArgs {
     /// scheduler).
     #[arg(long, env = "SESSIONIZE_SCHEDULER")]
     pub scheduler: Option<String>,
+    /// On the Ballista engines, how long one job (one query of the run) may take before the
+    /// run fails, like 2h or 90m (else [engine] job_timeout; default 2h).
+    #[arg(long, env = "SESSIONIZE_JOB_TIMEOUT")]
+    pub job_timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -351,6 +355,7 @@ impl From<&ReadArgs> for RunOverrides {
             timeout: None,
             engine: None,
             scheduler: None,
+            job_timeout: None,
         }
     }
 }
@@ -364,6 +369,7 @@ impl From<JobArgs> for RunOverrides {
             timeout: args.timeout,
             engine: args.engine,
             scheduler: args.scheduler,
+            job_timeout: args.job_timeout,
         }
     }
 }

@@ -20,16 +20,37 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
+use arrow::array::{RecordBatch, RecordBatchOptions, new_null_array};
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
+use ballista_core::execution_plans::DistributedQueryExec;
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
+use datafusion::catalog::Session;
+use datafusion::common::DataFusionError;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::config::ConfigOptions;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::execution::TaskContext;
+use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::session_state::SessionState;
 use datafusion::execution::{FunctionRegistry, SessionStateBuilder};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::placeholder_row::PlaceholderRowExec;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
+};
 use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_proto::protobuf::LogicalPlanNode;
+use futures::StreamExt;
 
 use crate::config::RunSettings;
 use crate::storage::cluster::{S3Options, runtime};
@@ -38,12 +59,15 @@ use crate::storage::cluster::{S3Options, runtime};
 pub struct Cluster {
     /// `df://host:port`.
     scheduler: String,
+    /// The engine, as the run's messages name it.
+    engine: String,
 }
 
 impl Cluster {
     pub fn remote(scheduler: &str) -> Self {
         Cluster {
             scheduler: scheduler.to_string(),
+            engine: format!("ballista (scheduler {scheduler})"),
         }
     }
 
@@ -76,17 +100,166 @@ impl Cluster {
         tracing::info!(scheduler = %url, vcores, "in-process Ballista cluster started");
         Ok(Cluster {
             scheduler: format!("df://localhost:{}", address.port()),
+            engine: "ballista-standalone".to_string(),
         })
     }
 
-    /// A new session on the cluster, for one attempt at the job.
+    /// A new session on the cluster, for one attempt at the job. Every query it sends is
+    /// bounded by the run's job timeout.
     pub async fn context(&self, settings: &RunSettings) -> Result<SessionContext> {
-        let ctx = SessionContext::remote_with_state(&self.scheduler, client_state(settings)?)
+        let remote = SessionContext::remote_with_state(&self.scheduler, client_state(settings)?)
             .await
-            .with_context(|| format!("cannot reach the Ballista scheduler {}", self.scheduler))?;
+            .with_context(|| format!("cannot reach the Ballista scheduler {}", self.scheduler))?
+            .state();
+        let bounded = BoundedJobs {
+            planner: remote.query_planner().clone(),
+            timeout: settings.job_timeout,
+            engine: self.engine.clone(),
+        };
+        let ctx = SessionContext::new_with_state(
+            SessionStateBuilder::new_from_existing(remote)
+                .with_query_planner(Arc::new(bounded))
+                .build(),
+        );
         // Ballista's session keeps its own list of window functions: ours goes back in
         ctx.register_udwf(crate::session_window::udwf());
         Ok(ctx)
+    }
+}
+
+/// Ballista's query planner, whose every job gets a deadline: a job the cluster never
+/// finishes (a task status its scheduler refused, an executor that went away without a
+/// word) would otherwise hold the run, and the output's lock, forever.
+#[derive(Debug)]
+struct BoundedJobs {
+    planner: Arc<dyn QueryPlanner + Send + Sync>,
+    timeout: Duration,
+    engine: String,
+}
+
+#[async_trait::async_trait]
+impl QueryPlanner for BoundedJobs {
+    async fn create_physical_plan(
+        &self,
+        logical_plan: &LogicalPlan,
+        session: &dyn Session,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let plan = self
+            .planner
+            .create_physical_plan(logical_plan, session)
+            .await?;
+        // what Ballista plans here rather than on the cluster needs no deadline
+        if !plan.is::<DistributedQueryExec<LogicalPlanNode>>() {
+            return Ok(plan);
+        }
+        Ok(Arc::new(JobDeadlineExec {
+            job: plan,
+            timeout: self.timeout,
+            engine: self.engine.clone(),
+        }))
+    }
+}
+
+/// A Ballista job (`DistributedQueryExec`) that fails once `timeout` has passed since it
+/// was sent, naming the job and the engine.
+#[derive(Debug)]
+struct JobDeadlineExec {
+    job: Arc<dyn ExecutionPlan>,
+    timeout: Duration,
+    engine: String,
+}
+
+impl JobDeadlineExec {
+    fn expired(&self) -> DataFusionError {
+        let job = self
+            .job
+            .downcast_ref::<DistributedQueryExec<LogicalPlanNode>>()
+            .and_then(|job| job.job_id())
+            .map(|id| format!("the Ballista job {id}"))
+            .unwrap_or_else(|| "a Ballista job (not yet given an id)".to_string());
+        DataFusionError::Execution(format!(
+            "{job} did not finish within {} on the {} engine (--job-timeout, [engine] \
+             job_timeout); the scheduler's log says which of its tasks did not end",
+            humantime::format_duration(self.timeout),
+            self.engine
+        ))
+    }
+}
+
+impl DisplayAs for JobDeadlineExec {
+    fn fmt_as(&self, _: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "JobDeadlineExec: timeout={}",
+            humantime::format_duration(self.timeout)
+        )
+    }
+}
+
+impl ExecutionPlan for JobDeadlineExec {
+    fn name(&self) -> &str {
+        "JobDeadlineExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.job.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.job]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> datafusion::error::Result<TreeNodeRecursion>,
+    ) -> datafusion::error::Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let (Some(job), true) = (children.pop(), children.is_empty()) else {
+            return Err(DataFusionError::Internal(
+                "JobDeadlineExec has one child".into(),
+            ));
+        };
+        Ok(Arc::new(JobDeadlineExec {
+            job,
+            timeout: self.timeout,
+            engine: self.engine.clone(),
+        }))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> datafusion::error::Result<SendableRecordBatchStream> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let batches = self.job.execute(partition, context)?;
+        let this = JobDeadlineExec {
+            job: self.job.clone(),
+            timeout: self.timeout,
+            engine: self.engine.clone(),
+        };
+        // the job's stream yields when the job has finished: until then, the clock runs
+        let bounded = futures::stream::unfold(Some(batches), move |batches| {
+            let expired = this.expired();
+            async move {
+                let mut batches = batches?;
+                match tokio::time::timeout_at(deadline, batches.next()).await {
+                    Ok(Some(batch)) => Some((batch, Some(batches))),
+                    Ok(None) => None,
+                    Err(_) => Some((Err(expired), None)),
+                }
+            }
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.job.schema(),
+            bounded,
+        )))
     }
 }
 
@@ -100,7 +273,7 @@ fn cluster_config(s3: S3Options) -> Result<SessionConfig> {
     // Ballista's own DataFusion settings first (sort-merge joins, no round-robin
     // repartition, scalar subqueries as joins, …): they are applied only to a config that
     // has no Ballista settings yet
-    let mut config = crate::engine::config()?
+    let mut config = crate::engine::job_config()?
         .upgrade_for_ballista()
         .with_option_extension(s3)
         .with_ballista_adaptive_query_planner(false);
@@ -114,10 +287,16 @@ fn cluster_config(s3: S3Options) -> Result<SessionConfig> {
 
 fn client_state(settings: &RunSettings) -> Result<SessionState> {
     let config = cluster_config(S3Options::from_settings(&settings.s3))?;
-    // the process's runtime: the in-process executor spills and reads stores through it
-    let ctx = SessionContext::new_with_config_rt(config, crate::engine::runtime());
-    ctx.register_udwf(crate::session_window::udwf());
-    Ok(ctx.state())
+    // the process's runtime: the in-process executor spills and reads stores through it;
+    // the in-process scheduler plans with this very state
+    let mut state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(crate::engine::runtime())
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(MeteredConstantLeaves))
+        .build();
+    state.register_udwf(Arc::new(crate::session_window::udwf()))?;
+    Ok(state)
 }
 
 /// The session a scheduler plans with and an executor runs tasks in, from the settings the
@@ -128,9 +307,76 @@ fn server_state(config: SessionConfig) -> datafusion::error::Result<SessionState
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(MeteredConstantLeaves))
         .build();
     state.register_udwf(Arc::new(crate::session_window::udwf()))?;
     Ok(state)
+}
+
+/// Plans the leaves that produce no rows (`EmptyExec`: an empty table, a filter known to
+/// be false) or one row of nulls (`PlaceholderRowExec`: a select without a from) as the
+/// in-memory scans of the same rows and partitions, the last thing the scheduler's planner
+/// does.
+///
+/// Ballista 55 gives each task a copy of its stage's plan cut down to the task's own
+/// partitions, and turns such a leaf that the task does not read into an in-memory scan of
+/// no partitions (`restrict_plan_to_partitions`). The leaves report no metrics and the scan
+/// does, so in a stage with one of them beside another input under a union (a dated run:
+/// the earlier days' sessions and an empty table of earlier bots' sessions) the task that
+/// reads the leaf reports one operator fewer than the others. The scheduler takes the first
+/// task's count as the stage's and refuses the status of a task whose count differs
+/// ("task metrics array size 5 does not equal with the stage metrics array size 6"), so
+/// that task never finishes and the job waits forever. An in-memory scan, cut down or not,
+/// always reports metrics: every task's count is the same.
+#[derive(Debug)]
+struct MeteredConstantLeaves;
+
+impl PhysicalOptimizerRule for MeteredConstantLeaves {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        plan.transform_up(|node| {
+            let rows = if node.is::<EmptyExec>() {
+                0
+            } else if node.is::<PlaceholderRowExec>() {
+                1
+            } else {
+                return Ok(Transformed::no(node));
+            };
+            let schema = node.schema();
+            let partition = if rows == 0 {
+                Vec::new()
+            } else {
+                let columns = schema
+                    .fields()
+                    .iter()
+                    .map(|field| new_null_array(field.data_type(), rows))
+                    .collect();
+                let options = RecordBatchOptions::new().with_row_count(Some(rows));
+                match RecordBatch::try_new_with_options(schema.clone(), columns, &options) {
+                    Ok(batch) => vec![batch],
+                    // a column that cannot be null: leave the leaf as DataFusion planned it
+                    Err(_) => return Ok(Transformed::no(node)),
+                }
+            };
+            let partitions =
+                vec![partition; node.properties().output_partitioning().partition_count()];
+            let scan: Arc<dyn ExecutionPlan> =
+                MemorySourceConfig::try_new_exec(&partitions, schema, None)?;
+            Ok(Transformed::yes(scan))
+        })
+        .data()
+    }
+
+    fn name(&self) -> &str {
+        "metered_constant_leaves"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
 }
 
 /// The settings a scheduler or an executor starts from, before the client's are applied.

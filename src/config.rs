@@ -60,6 +60,8 @@ pub struct EngineSection {
     pub kind: Option<String>,
     /// The Ballista scheduler, `df://host:50050`.
     pub scheduler: Option<String>,
+    /// How long one Ballista job (one query of the run) may take, like "2h".
+    pub job_timeout: Option<String>,
 }
 
 /// How sessions are grouped into channels (GA4's default channel group).
@@ -154,6 +156,7 @@ pub struct RunOverrides {
     pub timeout: Option<String>,
     pub engine: Option<String>,
     pub scheduler: Option<String>,
+    pub job_timeout: Option<String>,
 }
 
 /// Which engine runs the job.
@@ -273,7 +276,15 @@ pub struct RunSettings {
     pub channels: ChannelSettings,
     pub landing_pages: LandingPagesSection,
     pub engine: Engine,
+    /// On a distributed engine, how long one Ballista job (one query of the run) may take
+    /// before the run fails: a job the cluster never finishes must not hold the run forever.
+    #[serde(serialize_with = "as_text")]
+    pub job_timeout: Duration,
 }
+
+/// `[engine] job_timeout` when not set: far more than any query of a nightly run needs,
+/// short of keeping a stuck run past the next night's.
+pub const DEFAULT_JOB_TIMEOUT: &str = "2h";
 
 fn as_text<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&humantime::format_duration(*duration).to_string())
@@ -455,12 +466,28 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
         },
     )?;
 
+    let job_timeout = match &overrides.job_timeout {
+        Some(text) => parse_duration(text).map_err(|message| UserError::Config {
+            origin: "command line".into(),
+            key: "--job-timeout".into(),
+            message,
+        })?,
+        None => parse_duration(
+            file.engine
+                .job_timeout
+                .as_deref()
+                .unwrap_or(DEFAULT_JOB_TIMEOUT),
+        )
+        .map_err(|m| bad("engine.job_timeout", m))?,
+    };
+
     Ok(RunSettings {
         input,
         output,
         columns,
         s3,
         engine,
+        job_timeout,
         channels: ChannelSettings {
             source_categories: file.channels.source_categories.clone(),
             rules: file.channels.rules.clone(),

@@ -168,7 +168,15 @@ pub fn peak_memory_bytes() -> u64 {
 /// look up a few hundred pages. With a memory limit, that is the difference between
 /// finishing and failing, as hash joins cannot spill.
 pub fn context() -> Result<SessionContext> {
-    context_with(|options| options.optimizer.join_reordering = false)
+    let ctx = SessionContext::new_with_config_rt(job_config()?, runtime());
+    ctx.register_udwf(crate::session_window::udwf());
+    Ok(ctx)
+}
+
+/// The settings of the job's models, in this process or on a cluster: ours, joins as
+/// written, and the `DATAFUSION_*` variables over them.
+pub fn job_config() -> Result<SessionConfig> {
+    config_with(|options| options.optimizer.join_reordering = false)
 }
 
 /// The session for ad hoc SQL: the same engine, with the join order left to it (a user's
@@ -182,11 +190,6 @@ fn context_with(adjust: impl FnOnce(&mut ConfigOptions)) -> Result<SessionContex
     let ctx = SessionContext::new_with_config_rt(config_with(adjust)?, runtime());
     ctx.register_udwf(crate::session_window::udwf());
     Ok(ctx)
-}
-
-/// Our settings, with the `DATAFUSION_*` variables over them.
-pub fn config() -> Result<SessionConfig> {
-    config_with(|_| {})
 }
 
 /// The runtime every session of the process shares (memory pool, spill directory, stores).
