@@ -105,6 +105,14 @@ pub async fn run(settings: &RunSettings, options: &RunOptions) -> Result<RunRepo
     let started = Instant::now();
     // removed, with every spill and scratch file, when the run returns
     let _temp_area = engine::configure(options.resources.clone())?;
+    if matches!(settings.engine, config::Engine::Ballista { .. })
+        && options.resources.memory_limit.is_some()
+    {
+        tracing::warn!(
+            "--memory-limit bounds this process only: the cluster's executors run the queries \
+             with the memory their own machines have"
+        );
+    }
     let clock = RunClock::start(settings)?;
     // bad days are the user's to fix before anything is touched
     let requested_days = scope::requested_days(&options.days, clock.today)?;

@@ -70,9 +70,18 @@ fn default_filter(verbosity: i8) -> Targets {
         1 => (LevelFilter::DEBUG, LevelFilter::WARN),
         2.. => (LevelFilter::TRACE, LevelFilter::DEBUG),
     };
-    Targets::new()
+    let mut targets = Targets::new()
         .with_default(others)
-        .with_target(env!("CARGO_CRATE_NAME"), ours)
+        .with_target(env!("CARGO_CRATE_NAME"), ours);
+    // Ballista's scheduler prints each finished stage's plan with the metrics its tasks
+    // reported, a debug line. When the executors' copy of a plan decodes with another
+    // operator than the scheduler's (DataFusion adds a projection over a union's input whose
+    // columns differ from the union's only in nullability), it cannot pair them and logs an
+    // ERROR instead, on most runs, about nothing that affects the job.
+    if cfg!(feature = "distributed") && verbosity < 2 {
+        targets = targets.with_target("ballista_scheduler::display", LevelFilter::OFF);
+    }
+    targets
 }
 
 /// stderr, written around the progress bar so a log line never tears it.

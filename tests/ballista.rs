@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use crate::incremental::{assert_same_tables, generate};
+use crate::incremental::{assert_same_tables, folder_days, generate};
 use crate::s3::{S3, s3, unique};
 
 /// Generated events over several days (late events, bots), run by the local engine into
@@ -22,6 +22,13 @@ fn local_reference(work: &Work, s3: &S3, seed: u64) -> String {
     let prefix = unique("ballista");
     s3.upload(&work.path("in"), &format!("{prefix}/in"));
     prefix
+}
+
+/// Downloads a run's output (`<prefix>/out`) into `name` and compares it with the local
+/// engine's, table by table and row for row.
+fn assert_like_local(s3: &S3, work: &Work, prefix: &str, name: &str, what: &str) {
+    s3.download(&format!("{prefix}/out"), &work.path(name));
+    assert_same_tables(&work.path(name), &work.path("local"), what);
 }
 
 #[test]
@@ -37,10 +44,11 @@ fn standalone_engine_on_s3_gives_the_local_engines_tables() {
         &work,
         &[&run[..], &["--engine", "ballista-standalone"]].concat(),
     );
-    s3.download(&format!("{prefix}/out"), &work.path("standalone"));
-    assert_same_tables(
-        &work.path("standalone"),
-        &work.path("local"),
+    assert_like_local(
+        &s3,
+        &work,
+        &prefix,
+        "standalone",
         "ballista-standalone, S3 in and out",
     );
     // what the run built for the executors went with its staging
@@ -62,6 +70,94 @@ fn standalone_engine_on_s3_gives_the_local_engines_tables() {
         &work.path("local"),
         "ballista-standalone, local in and out",
     );
+}
+
+/// The nightly way, on the in-process cluster against S3: the input's days run one by one
+/// and then as a range, each run continuing from what the earlier ones wrote (their
+/// sessions, users, and open sessions across midnight), give the local engine's tables.
+/// Such runs hung in Ballista's scheduler once (a task status it refused); the job timeout
+/// makes a regression fail here instead of hanging the suite.
+#[test]
+fn standalone_engine_day_by_day_on_s3_gives_the_local_engines_tables() {
+    let s3 = s3();
+    let work = Work::new();
+    let prefix = local_reference(&work, &s3, 34);
+    let input = s3.url(&format!("{prefix}/in"));
+    let output = s3.url(&format!("{prefix}/out"));
+    let days = folder_days(&work.path("in"));
+    assert!(days.len() >= 4, "{days:?}");
+    let run = [
+        "run",
+        "--input",
+        &input,
+        "--output",
+        &output,
+        "--engine",
+        "ballista-standalone",
+        "--job-timeout",
+        "10m",
+    ];
+    for day in &days[..2] {
+        s3.sessionize_ok(&work, &[&run[..], &["--date", day]].concat());
+    }
+    let (from, to) = (&days[2], &days[days.len() - 1]);
+    s3.sessionize_ok(&work, &[&run[..], &["--from", from, "--to", to]].concat());
+    assert_like_local(
+        &s3,
+        &work,
+        &prefix,
+        "standalone",
+        "ballista-standalone, day by day on S3",
+    );
+}
+
+/// A Ballista job that does not finish in its time fails the run, naming the job and the
+/// engine, and leaves the previous output as it was. A job cannot be made to hang on
+/// purpose, so the timeout is made shorter than any job.
+#[test]
+fn a_ballista_job_past_its_timeout_fails_the_run_and_keeps_the_output() {
+    let work = Work::new();
+    generate(&work, 35, "in");
+    work.sessionize_ok(&["run", "--input", "in", "--output", "out"]);
+    work.sessionize_ok(&["run", "--input", "in", "--output", "reference"]);
+    work.write("short.toml", "[engine]\njob_timeout = \"1ms\"\n");
+    for timeout in [
+        &["--job-timeout", "1ms"][..],
+        &["--config", "short.toml"][..],
+    ] {
+        let outcome = work.sessionize(
+            &[
+                &["run", "--input", "in", "--output", "out"][..],
+                &["--engine", "ballista-standalone"][..],
+                timeout,
+            ]
+            .concat(),
+        );
+        assert_eq!(outcome.code, Some(1), "{timeout:?}: {}", outcome.stderr);
+        assert!(
+            outcome.stderr.contains("Ballista job")
+                && outcome.stderr.contains("did not finish within 1ms")
+                && outcome.stderr.contains("ballista-standalone engine"),
+            "{timeout:?}: {}",
+            outcome.stderr
+        );
+        assert_same_tables(
+            &work.path("out"),
+            &work.path("reference"),
+            "the output after a job timed out",
+        );
+    }
+    let bad = work.sessionize(&[
+        "run",
+        "--input",
+        "in",
+        "--output",
+        "out",
+        "--job-timeout",
+        "soon",
+    ]);
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("--job-timeout"), "{}", bad.stderr);
 }
 
 /// A port nothing listens on now.
@@ -170,10 +266,11 @@ fn a_cluster_of_sessionize_scheduler_and_executor_gives_the_local_engines_tables
             &output,
         ],
     );
-    s3.download(&format!("{prefix}/out"), &work.path("cluster"));
-    assert_same_tables(
-        &work.path("cluster"),
-        &work.path("local"),
+    assert_like_local(
+        &s3,
+        &work,
+        &prefix,
+        "cluster",
         "sessionize scheduler and executor, S3 in and out",
     );
 }

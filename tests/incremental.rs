@@ -57,7 +57,7 @@ pub(crate) fn assert_same_tables(found: &Path, expected: &Path, what: &str) {
 }
 
 /// The input's `dt=` folders, in order: the days a nightly cron would run.
-fn folder_days(input: &Path) -> Vec<String> {
+pub(crate) fn folder_days(input: &Path) -> Vec<String> {
     let mut days: Vec<String> = std::fs::read_dir(input)
         .unwrap()
         .filter_map(|e| {

@@ -66,6 +66,7 @@ impl Work {
             .env_remove("SESSIONIZE_FORMAT")
             .env_remove("SESSIONIZE_ENGINE")
             .env_remove("SESSIONIZE_SCHEDULER")
+            .env_remove("SESSIONIZE_JOB_TIMEOUT")
             .env_remove("SESSIONIZE_LOG")
             .env_remove("SESSIONIZE_LOG_FORMAT")
             .env_remove("SESSIONIZE_MEMORY_LIMIT")
