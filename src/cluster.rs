@@ -239,20 +239,21 @@ impl ExecutionPlan for JobDeadlineExec {
     ) -> datafusion::error::Result<SendableRecordBatchStream> {
         let deadline = tokio::time::Instant::now() + self.timeout;
         let batches = self.job.execute(partition, context)?;
-        let this = JobDeadlineExec {
+        let this = Arc::new(JobDeadlineExec {
             job: self.job.clone(),
             timeout: self.timeout,
             engine: self.engine.clone(),
-        };
+        });
         // the job's stream yields when the job has finished: until then, the clock runs
         let bounded = futures::stream::unfold(Some(batches), move |batches| {
-            let expired = this.expired();
+            let this = this.clone();
             async move {
                 let mut batches = batches?;
                 match tokio::time::timeout_at(deadline, batches.next()).await {
                     Ok(Some(batch)) => Some((batch, Some(batches))),
                     Ok(None) => None,
-                    Err(_) => Some((Err(expired), None)),
+                    // named now: the job has its id once the scheduler took it
+                    Err(_) => Some((Err(this.expired()), None)),
                 }
             }
         });
