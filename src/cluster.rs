@@ -14,6 +14,11 @@
 //! scheduler` and `sessionize executor` are Ballista's own scheduler and executor processes
 //! with the function registered and S3 set up from the session (`storage::cluster`), and
 //! `--engine ballista-standalone` starts the same two in this process.
+//!
+//! Two guards against a job that never ends: the scheduler's session plans empty inputs so
+//! that every task of a stage reports the same metrics (`MeteredConstantLeaves`: a task
+//! whose count differed was refused, and its job waited forever), and every job the run
+//! sends has a deadline (`--job-timeout`, `BoundedJobs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,11 +26,25 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use arrow::array::{RecordBatch, RecordBatchOptions, new_null_array};
+use arrow_flight::flight_service_server::FlightServiceServer;
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
 use ballista_core::execution_plans::DistributedQueryExec;
+use ballista_core::ids::new_instance_id;
 use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_core::serde::BallistaCodec;
+use ballista_core::serde::protobuf::ExecutorRegistration;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_core::serde::scheduler::{
+    ExecutorOperatingSystemSpecification, ExecutorSpecification,
+};
+use ballista_core::utils::{GrpcServerConfig, create_grpc_server};
+use ballista_core::{BALLISTA_PROTOCOL_VERSION, ConfigProducer, RuntimeProducer};
+use ballista_executor::execution_loop;
+use ballista_executor::executor::Executor;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ballista_executor::flight_service::BallistaFlightService;
+use ballista_executor::health::ExecutorHealth;
+use ballista_executor::metrics::LoggingMetricsCollector;
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
@@ -51,6 +70,8 @@ use datafusion::physical_plan::{
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::protobuf::LogicalPlanNode;
 use futures::StreamExt;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Channel;
 
 use crate::config::RunSettings;
 use crate::storage::cluster::{S3Options, runtime};
@@ -94,9 +115,9 @@ impl Cluster {
             }
         };
         let vcores = state.config().ballista_standalone_parallelism();
-        ballista_executor::new_standalone_executor_from_state(scheduler, vcores, &state)
+        start_executor(scheduler, vcores, &state)
             .await
-            .map_err(|e| anyhow!("cannot start the in-process Ballista executor: {e}"))?;
+            .context("cannot start the in-process Ballista executor")?;
         tracing::info!(scheduler = %url, vcores, "in-process Ballista cluster started");
         Ok(Cluster {
             scheduler: format!("df://localhost:{}", address.port()),
@@ -125,6 +146,73 @@ impl Cluster {
         ctx.register_udwf(crate::session_window::udwf());
         Ok(ctx)
     }
+}
+
+/// Ballista's in-process executor (as its `new_standalone_executor_from_state` starts one),
+/// running tasks in the run's own session (its runtime: the memory limit and spill
+/// directory), with its shuffle files in the run's temporary directory. Ballista's own
+/// writes them in a directory of the system's temporary directory that nothing removes,
+/// so every run would leave its shuffled data behind.
+async fn start_executor(
+    scheduler: SchedulerGrpcClient<Channel>,
+    vcores: usize,
+    state: &SessionState,
+) -> Result<()> {
+    let work_dir = crate::engine::temp_dir().join("shuffle");
+    std::fs::create_dir_all(&work_dir)
+        .with_context(|| format!("creating {}", work_dir.display()))?;
+    let work_dir = work_dir.to_string_lossy().into_owned();
+    // shuffle data is served to the tasks of later stages over Arrow Flight
+    let listener = tokio::net::TcpListener::bind("localhost:0").await?;
+    let registration = ExecutorRegistration {
+        id: new_instance_id(),
+        host: Some("localhost".to_string()),
+        port: u32::from(listener.local_addr()?.port()),
+        // unused: this executor asks the scheduler for tasks, none are pushed to it
+        grpc_port: 50020,
+        specification: Some(
+            ExecutorSpecification::default()
+                .with_vcores(u32::try_from(vcores)?)
+                .into(),
+        ),
+        os_info: Some(ExecutorOperatingSystemSpecification::default().into()),
+        ballista_protocol_version: BALLISTA_PROTOCOL_VERSION,
+    };
+    let config = state.config().clone().upgrade_for_ballista();
+    let max_message_size = config.ballista_grpc_client_max_message_size();
+    let runtime = state.runtime_env().clone();
+    let config_producer: ConfigProducer = Arc::new(move || config.clone());
+    let runtime_producer: RuntimeProducer = Arc::new(move |_| Ok(runtime.clone()));
+    let executor = Arc::new(Executor::with_default_execution_engine(
+        registration,
+        &work_dir,
+        runtime_producer,
+        config_producer,
+        Arc::new(BallistaFunctionRegistry::from(state)),
+        Arc::new(LoggingMetricsCollector::default()),
+        vcores,
+    ));
+    let flight = FlightServiceServer::new(BallistaFlightService::new(work_dir))
+        .max_decoding_message_size(max_message_size)
+        .max_encoding_message_size(max_message_size);
+    tokio::spawn(
+        create_grpc_server(&GrpcServerConfig::default())
+            .add_service(flight)
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    let codec: BallistaCodec = BallistaCodec::new(
+        state.config().ballista_logical_extension_codec(),
+        state.config().ballista_physical_extension_codec(),
+    );
+    tokio::spawn(execution_loop::poll_loop(
+        scheduler,
+        executor,
+        codec,
+        None,
+        None,
+        ExecutorHealth::new(),
+    ));
+    Ok(())
 }
 
 /// Ballista's query planner, whose every job gets a deadline: a job the cluster never

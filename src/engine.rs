@@ -168,9 +168,7 @@ pub fn peak_memory_bytes() -> u64 {
 /// look up a few hundred pages. With a memory limit, that is the difference between
 /// finishing and failing, as hash joins cannot spill.
 pub fn context() -> Result<SessionContext> {
-    let ctx = SessionContext::new_with_config_rt(job_config()?, runtime());
-    ctx.register_udwf(crate::session_window::udwf());
-    Ok(ctx)
+    Ok(session(job_config()?))
 }
 
 /// The settings of the job's models, in this process or on a cluster: ours, joins as
@@ -187,9 +185,14 @@ pub fn query_context() -> Result<SessionContext> {
 }
 
 fn context_with(adjust: impl FnOnce(&mut ConfigOptions)) -> Result<SessionContext> {
-    let ctx = SessionContext::new_with_config_rt(config_with(adjust)?, runtime());
+    Ok(session(config_with(adjust)?))
+}
+
+/// A session of this process's engine with these settings, `session_index` registered.
+fn session(config: SessionConfig) -> SessionContext {
+    let ctx = SessionContext::new_with_config_rt(config, runtime());
     ctx.register_udwf(crate::session_window::udwf());
-    Ok(ctx)
+    ctx
 }
 
 /// The runtime every session of the process shares (memory pool, spill directory, stores).
