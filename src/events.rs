@@ -12,7 +12,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::functions::core::expr_fn::{get_field, named_struct};
 use datafusion::prelude::*;
@@ -83,12 +86,15 @@ impl Input {
 
 /// Lists and inspects the input, checks the columns and registers [`INPUT_VIEW`].
 /// Files in `exclude` (found unreadable by an earlier attempt) are left out as skipped.
+/// `distributed`: the plan goes to a Ballista cluster, which can only be sent the engine's
+/// own table kinds.
 pub async fn register(
     ctx: &SessionContext,
     settings: &RunSettings,
     on_bad_file: OnBadFile,
     exclude: &[BadFile],
     folders: Option<DayRange>,
+    distributed: bool,
 ) -> Result<Input> {
     let location = storage::input_location(&settings.input)?;
     let store = ctx.runtime_env().object_store(&location.url)?;
@@ -163,19 +169,26 @@ pub async fn register(
         .map(|(meta, ..)| input_day(&location, meta))
         .collect();
     let by_folder = days.iter().all(Option::is_some);
-    let scanned = if no_rows {
-        Vec::new()
+    let tagged: Vec<(ObjectMeta, Option<String>)> = good
+        .iter()
+        .zip(&days)
+        .map(|((meta, ..), day)| (meta.clone(), day.clone().filter(|_| by_folder)))
+        .collect();
+    let raw = if distributed {
+        let raw = per_folder_tables(ctx, &location, &table_schema, &tagged)?;
+        if no_rows {
+            raw.filter(lit(false))?
+        } else {
+            raw
+        }
     } else {
-        good.iter()
-            .zip(&days)
-            .map(|((meta, ..), day)| (meta.clone(), day.clone().filter(|_| by_folder)))
-            .collect()
+        let scanned = if no_rows { Vec::new() } else { tagged };
+        ctx.read_table(Arc::new(InputTable::new(
+            location.url.object_store(),
+            table_schema.clone(),
+            scanned,
+        )))?
     };
-    let raw = ctx.read_table(Arc::new(InputTable::new(
-        location.url.object_store(),
-        table_schema.clone(),
-        scanned,
-    )))?;
 
     let mut exprs = Vec::new();
     let mut has_event_name = false;
@@ -245,6 +258,42 @@ pub fn with_original_columns(rejects: DataFrame, original_columns: &[String]) ->
         }
     }
     Ok(rejects.select(exprs)?)
+}
+
+/// The input as one listing table per day folder, unioned, each tagged with its day: what a
+/// Ballista cluster can be sent (its plans carry the engine's own table kinds only). It
+/// reads every folder at once, which costs memory that a cluster's executors have.
+fn per_folder_tables(
+    ctx: &SessionContext,
+    location: &InputLocation,
+    schema: &SchemaRef,
+    files: &[(ObjectMeta, Option<String>)],
+) -> Result<DataFrame> {
+    let mut groups: BTreeMap<Option<String>, Vec<&ObjectMeta>> = BTreeMap::new();
+    for (meta, day) in files {
+        groups.entry(day.clone()).or_default().push(meta);
+    }
+    let mut frames = Vec::new();
+    for (day, metas) in groups {
+        let urls = metas
+            .iter()
+            .map(|meta| file_url(location, meta))
+            .collect::<Result<Vec<_>>>()?;
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(
+                ListingOptions::new(Arc::new(ParquetFormat::default()))
+                    .with_file_extension(".parquet"),
+            )
+            .with_schema(schema.clone());
+        let frame = ctx.read_table(Arc::new(ListingTable::try_new(config)?))?;
+        frames.push(frame.with_column(DAY_COLUMN, lit(ScalarValue::Utf8(day)))?);
+    }
+    // the first file at least is always given: it holds the columns
+    let mut table = frames.remove(0);
+    for frame in frames {
+        table = table.union(frame)?;
+    }
+    Ok(table)
 }
 
 /// Reads a file through, every column, to find out whether its data (not only its footer)

@@ -205,6 +205,7 @@ pub async fn dry_run(settings: &RunSettings, options: &RunOptions) -> Result<Dry
         options.on_bad_file,
         &[],
         plan.window.folders,
+        false,
     )
     .await?;
     let mut partitions = Vec::new();
@@ -287,6 +288,7 @@ async fn plan(
         options.on_bad_file,
         unreadable,
         Some(requested),
+        false,
     )
     .await?;
     *files_in_play = input.files.clone();
@@ -353,6 +355,7 @@ async fn compute(
                 options.on_bad_file,
                 &unreadable,
                 plan.window.folders,
+                engine.is_distributed(),
             )
             .await?;
             progress::input(input.files.len(), input.rows());

@@ -145,7 +145,7 @@ impl Catalog {
         }
         if let Some(run) = &settings.run {
             storage::register_store(&ctx, &run.input, &run.s3)?;
-            match events::register(&ctx, run, OnBadFile::Fail, &[], None).await {
+            match events::register(&ctx, run, OnBadFile::Fail, &[], None, false).await {
                 Ok(_) => {
                     let events = ctx
                         .table(events::INPUT_VIEW)

@@ -29,7 +29,7 @@ pub struct Validation {
 pub async fn validate(settings: &RunSettings) -> Result<Validation> {
     let ctx = engine::context()?;
     storage::register_stores(&ctx, settings)?;
-    let input = events::register(&ctx, settings, OnBadFile::Fail, &[], None).await?;
+    let input = events::register(&ctx, settings, OnBadFile::Fail, &[], None, false).await?;
     let window = Window::full();
     let now = chrono::Utc::now();
     let facts = models::RunFacts {
