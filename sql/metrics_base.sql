@@ -29,7 +29,42 @@ session_rows as (
     from sessions
 ),
 
--- step 1: sums per day and per dimension value
+-- step 1: per user, day and dimension value, so that the next step counts each user once:
+-- a distinct count holds a hash set per group that is neither spilled nor counted against
+-- the memory limit (at 100 million events it asked for 2.8 GB at the end), a grouping can
+-- spill
+per_user as (
+    select
+        dt,
+        channel,
+        source,
+        medium,
+        device,
+        landing_page,
+        country,
+        user_id,
+        count(*) as sessions,
+        sum(case when is_new_user then 1 else 0 end) as new_users,
+        sum(page_view_count) as page_views,
+        sum(event_count) as events,
+        sum(duration_us) as duration_us,
+        sum(case when is_bounce then 1 else 0 end) as bounces,
+        sum(case when is_engaged then 1 else 0 end) as engaged_sessions,
+        sum(conversion_count) as conversions,
+        sum(case when conversion_count > 0 then 1 else 0 end) as converted_sessions,
+        sum(cast(revenue as decimal(38, 9))) as revenue
+    from session_rows
+    group by grouping sets (
+        (dt, user_id),
+        (dt, channel, source, medium, user_id),
+        (dt, device, user_id),
+        (dt, landing_page, user_id),
+        (dt, country, user_id)
+    )
+),
+
+-- step 2: sums per day and per dimension value (each grouping set leaves the dimensions
+-- it does not group by NULL, and those it does are never NULL)
 totals as (
     select
         dt,
@@ -39,25 +74,23 @@ totals as (
         device,
         landing_page,
         country,
-        count(*) as sessions,
-        count(distinct user_id) as users,
-        sum(case when is_new_user then 1 else 0 end) as new_users,
-        sum(page_view_count) as page_views,
-        sum(event_count) as events,
+        sum(sessions) as sessions,
+        count(*) as users,
+        sum(new_users) as new_users,
+        sum(page_views) as page_views,
+        sum(events) as events,
         -- exact sums (integers, decimals), so a rerun gives the same numbers to the last bit
         cast(sum(duration_us) as double) / 1000000.0 as total_duration_s,
-        sum(case when is_bounce then 1 else 0 end) as bounces,
-        sum(case when is_engaged then 1 else 0 end) as engaged_sessions,
-        sum(conversion_count) as conversions,
-        sum(case when conversion_count > 0 then 1 else 0 end) as converted_sessions,
-        cast(sum(cast(revenue as decimal(38, 9))) as double) as revenue
-    from session_rows
-    group by grouping sets (
-        (dt), (dt, channel, source, medium), (dt, device), (dt, landing_page), (dt, country)
-    )
+        sum(bounces) as bounces,
+        sum(engaged_sessions) as engaged_sessions,
+        sum(conversions) as conversions,
+        sum(converted_sessions) as converted_sessions,
+        cast(sum(revenue) as double) as revenue
+    from per_user
+    group by dt, channel, source, medium, device, landing_page, country
 ),
 
--- step 2: the days without sessions
+-- step 3: the days without sessions
 empty_days as (
     select
         dt, cast(null as varchar) as channel, cast(null as varchar) as source,
@@ -70,7 +103,7 @@ empty_days as (
     where dt not in (select dt from session_rows)
 ),
 
--- step 3: rates from the sums
+-- step 4: rates from the sums
 final as (
     select
         case

@@ -486,6 +486,11 @@ async fn compute_once(
     staging.write_frame(models::REJECTS_TABLE, rejects).await?;
     staging.fill_days(models::REJECTS_TABLE, &days).await?;
     staging.register_written(ctx, models::REJECTS_TABLE).await?;
+    models::register(ctx, models::METRICS_BASE_MODELS, &parameters).await?;
+    let base = ctx.table(models::METRICS_BASE_MODEL).await?;
+    scratch
+        .materialize(ctx, models::METRICS_BASE_MODEL, base)
+        .await?;
     models::register(ctx, models::METRIC_MODELS, &parameters).await?;
     for table in models::METRIC_TABLES {
         staging.write(ctx, table).await?;

@@ -99,9 +99,13 @@ pub const REPORTED_SESSIONS_MODEL: &str = "reported_sessions";
 pub const BOT_SESSIONS_TABLE: &str = "bot_sessions";
 pub const BOT_SESSIONS_OUTPUT_MODEL: &str = "bot_sessions_output";
 
-/// From the written sessions to the metrics tables.
+/// What every metrics table is selected from, computed once (materialised) from the written
+/// sessions.
+pub const METRICS_BASE_MODELS: &[Model] = &[model!("metrics_base")];
+pub const METRICS_BASE_MODEL: &str = "metrics_base";
+
+/// The metrics tables, from the materialised `metrics_base`.
 pub const METRIC_MODELS: &[Model] = &[
-    model!("metrics_base"),
     model!("metrics_daily"),
     model!("metrics_by_source"),
     model!("metrics_by_device"),
