@@ -20,7 +20,6 @@ use anyhow::{Context, Result};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::config::TableParquetOptions;
-use datafusion::datasource::MemTable;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::prelude::{DataFrame, SessionContext};
 
@@ -131,17 +130,8 @@ impl Scratch {
         name: &str,
         schema: SchemaRef,
     ) -> Result<()> {
-        match &self.place {
-            Place::Local(_) => {
-                ctx.deregister_table(name)?;
-                ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
-                Ok(())
-            }
-            Place::Staging { .. } => {
-                self.register_batch(ctx, name, RecordBatch::new_empty(schema))
-                    .await
-            }
-        }
+        self.register_batch(ctx, name, RecordBatch::new_empty(schema))
+            .await
     }
 }
 

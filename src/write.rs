@@ -311,8 +311,8 @@ pub fn parquet_bytes(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<
 /// file open per day until its query ends, each holding its unfinished row group in memory:
 /// at the engine's default of a million rows, a month of a hundred million events' sessions
 /// would be held whole, several gigabytes. The byte limit is kept only by the writer that
-/// encodes one column after another, which is as fast here, with a file per day being
-/// written at once.
+/// encodes one column after another (with a file per day written at once, the days are
+/// the parallelism; an unpartitioned table loses its parallel column encoding).
 pub fn bound_row_groups(options: &mut TableParquetOptions) -> Result<()> {
     options.global.max_row_group_size = 122_880;
     options.global.max_row_group_bytes = Some(MaxRowGroupBytes::try_new(8 * 1024 * 1024)?);
