@@ -1,4 +1,5 @@
--- sessionized_events: the events this run sessionizes, each with its session's index.
+-- sessionized_events: the events this run sessionizes, each with its session's index and
+-- its place in the user's events (event_seq).
 -- Grain: one row per event_key.
 -- Inputs: events_deduplicated, session_anchors, page_paths.
 -- Parameters: $timeout_us (the inactivity timeout in microseconds),
@@ -55,14 +56,12 @@ campaigns as (
                     then concat_ws(chr(31), utm_source, utm_medium, utm_campaign)
                 when page_url like '%utm\_%' then concat_ws(
                     chr(31),
-                    regexp_replace(page_url, '^[^?#]*\?([^#]*&)?utm_source=([^&#]*).*$|^.*$', '\2'),
-                    regexp_replace(page_url, '^[^?#]*\?([^#]*&)?utm_medium=([^&#]*).*$|^.*$', '\2'),
-                    regexp_replace(page_url, '^[^?#]*\?([^#]*&)?utm_campaign=([^&#]*).*$|^.*$', '\2')
+                    coalesce(url_parameter(page_url, 'utm_source'), ''),
+                    coalesce(url_parameter(page_url, 'utm_medium'), ''),
+                    coalesce(url_parameter(page_url, 'utm_campaign'), '')
                 )
-                when regexp_like(referrer, '^([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]')
-                    and lower(regexp_replace(referrer, '^([A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#@]*@)?([^/?#:]*).*$', '\3'))
-                        <> lower(regexp_replace(coalesce(page_url, ''), '^([A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#@]*@)?([^/?#:]*).*$|^.*$', '\3'))
-                    then lower(regexp_replace(referrer, '^([A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#@]*@)?([^/?#:]*).*$', '\3'))
+                when url_host(referrer) <> coalesce(url_host(page_url), '')
+                    then url_host(referrer)
             end
         end as campaign_key
     from in_window
@@ -94,11 +93,13 @@ indexed as (
             $new_session_on_equal_gap,
             coalesce(is_forced_start, false),
             campaign_key
-        ) over (
-            partition by user_id
-            order by event_time, event_key
-        ) as session_index
+        ) over user_events as session_index,
+        -- the event's place in the user's events: the sessions aggregate orders its first
+        -- and last values by this one integer, as cheap to compare as (event_time, event_key)
+        -- is dear (a timestamp and a string, per row and per value)
+        row_number() over user_events as event_seq
     from forced_starts
+    window user_events as (partition by user_id order by event_time, event_key)
 ),
 
 final as (

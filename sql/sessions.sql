@@ -24,23 +24,23 @@ collapsed as (
         max(event_time) as session_end,
         count(*) as event_count,
         count(*) filter (where is_page_view) as page_view_count,
-        first_value(page_path order by event_time, event_key)
+        first_value(page_path order by event_seq)
             filter (where is_page_view) as landing_page,
-        last_value(page_path order by event_time, event_key)
+        last_value(page_path order by event_seq)
             filter (where is_page_view) as exit_page,
         -- every page viewed, for the exit rates; in no order, as only counts are read (an
         -- ordered array_agg costs a third more time on the whole run)
         array_agg(page_path) filter (where is_page_view) as page_paths,
-        first_value(user_agent order by event_time, event_key)
+        first_value(user_agent order by event_seq)
             filter (where user_agent is not null) as user_agent,
-        first_value(page_url order by event_time, event_key) as first_event_url,
-        first_value(referrer order by event_time, event_key) as referrer,
-        first_value(utm_source order by event_time, event_key) as first_utm_source,
-        first_value(utm_medium order by event_time, event_key) as first_utm_medium,
-        first_value(utm_campaign order by event_time, event_key) as first_utm_campaign,
-        first_value(device order by event_time, event_key)
+        first_value(page_url order by event_seq) as first_event_url,
+        first_value(referrer order by event_seq) as referrer,
+        first_value(utm_source order by event_seq) as first_utm_source,
+        first_value(utm_medium order by event_seq) as first_utm_medium,
+        first_value(utm_campaign order by event_seq) as first_utm_campaign,
+        first_value(device order by event_seq)
             filter (where device is not null) as device,
-        first_value(country order by event_time, event_key)
+        first_value(country order by event_seq)
             filter (where country is not null) as country,
         count(*) filter (where is_conversion) as conversion_count,
         -- summed as decimals: a float sum depends on the order rows arrive in
@@ -62,40 +62,24 @@ numbered as (
     right join collapsed on collapsed.user_id = sessions_before.user_id
 ),
 
--- step 3: the URL parts attribution needs; UTM columns win over the landing URL's query
--- (whose regular expressions only run on a URL that has the parameter: most have none)
+-- step 3: the URL parts attribution needs (url_host, url_parameter: src/url_functions.rs);
+-- UTM columns win over the landing URL's query
 url_parts as (
     select
         *,
-        case
-            when regexp_like(referrer, '^([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]')
-                then lower(regexp_replace(
-                    referrer, '^([A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#@]*@)?([^/?#:]*).*$', '\3'
-                ))
-        end as referrer_host,
-        case
-            when regexp_like(first_event_url, '^([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]')
-                then lower(regexp_replace(
-                    first_event_url, '^([A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#@]*@)?([^/?#:]*).*$', '\3'
-                ))
-        end as first_event_host,
+        url_host(referrer) as referrer_host,
+        url_host(first_event_url) as first_event_host,
         coalesce(
             nullif(trim(first_utm_source), ''),
-            case when strpos(first_event_url, 'utm_source=') > 0 then nullif(regexp_replace(
-                first_event_url, '^[^?#]*\?([^#]*&)?utm_source=([^&#]*).*$|^.*$', '\2'
-            ), '') end
+            url_parameter(first_event_url, 'utm_source')
         ) as utm_source,
         coalesce(
             nullif(trim(first_utm_medium), ''),
-            case when strpos(first_event_url, 'utm_medium=') > 0 then nullif(regexp_replace(
-                first_event_url, '^[^?#]*\?([^#]*&)?utm_medium=([^&#]*).*$|^.*$', '\2'
-            ), '') end
+            url_parameter(first_event_url, 'utm_medium')
         ) as utm_medium,
         coalesce(
             nullif(trim(first_utm_campaign), ''),
-            case when strpos(first_event_url, 'utm_campaign=') > 0 then nullif(regexp_replace(
-                first_event_url, '^[^?#]*\?([^#]*&)?utm_campaign=([^&#]*).*$|^.*$', '\2'
-            ), '') end
+            url_parameter(first_event_url, 'utm_campaign')
         ) as utm_campaign
     from numbered
 ),

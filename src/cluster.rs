@@ -9,10 +9,10 @@
 //! written as Parquet under the run's staging area for the same reason (`scratch.rs`):
 //! Ballista ships a plan, never an in-memory table.
 //!
-//! `session_index` is not one of Ballista's functions. The scheduler decodes every plan that
-//! calls it and the executors run it, so both must have it registered: `sessionize
-//! scheduler` and `sessionize executor` are Ballista's own scheduler and executor processes
-//! with the function registered and S3 set up from the session (`storage::cluster`), and
+//! `session_index`, `url_host` and `url_parameter` are not Ballista's functions. The
+//! scheduler decodes every plan that calls them and the executors run them, so both must have
+//! them registered: `sessionize scheduler` and `sessionize executor` are Ballista's own
+//! scheduler and executor processes with the functions registered and S3 set up from the session (`storage::cluster`), and
 //! `--engine ballista-standalone` starts the same two in this process.
 //!
 //! Two guards against a job that never ends: the scheduler's session plans empty inputs so
@@ -54,10 +54,10 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::config::ConfigOptions;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::TaskContext;
 use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::session_state::SessionState;
-use datafusion::execution::{FunctionRegistry, SessionStateBuilder};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
@@ -94,7 +94,7 @@ impl Cluster {
 
     /// Starts a scheduler and an executor in this process, on a free port of localhost. The
     /// executor runs tasks with the session set up here: its stores (local disk and the
-    /// run's S3 buckets) and `session_index`.
+    /// run's S3 buckets) and our functions.
     pub async fn standalone(settings: &RunSettings) -> Result<Self> {
         let state = client_state(settings)?;
         crate::storage::register_stores(&SessionContext::new_with_state(state.clone()), settings)?;
@@ -142,8 +142,9 @@ impl Cluster {
                 .with_query_planner(Arc::new(bounded))
                 .build(),
         );
-        // Ballista's session keeps its own list of window functions: ours goes back in
-        ctx.register_udwf(crate::session_window::udwf());
+        // Ballista's session keeps its own list of functions: ours go back in
+        let mut ctx = ctx;
+        crate::engine::register_functions(&mut ctx)?;
         Ok(ctx)
     }
 }
@@ -384,12 +385,12 @@ fn client_state(settings: &RunSettings) -> Result<SessionState> {
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(MeteredConstantLeaves))
         .build();
-    state.register_udwf(Arc::new(crate::session_window::udwf()))?;
+    crate::engine::register_functions(&mut state)?;
     Ok(state)
 }
 
 /// The session a scheduler plans with and an executor runs tasks in, from the settings the
-/// client sent: stores built from its `s3.*`, and `session_index`.
+/// client sent: stores built from its `s3.*`, and our functions.
 fn server_state(config: SessionConfig) -> datafusion::error::Result<SessionState> {
     let runtime = runtime(&config)?;
     let mut state = SessionStateBuilder::new()
@@ -398,7 +399,7 @@ fn server_state(config: SessionConfig) -> datafusion::error::Result<SessionState
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(MeteredConstantLeaves))
         .build();
-    state.register_udwf(Arc::new(crate::session_window::udwf()))?;
+    crate::engine::register_functions(&mut state)?;
     Ok(state)
 }
 
@@ -483,7 +484,7 @@ pub struct SchedulerOptions {
     pub external_host: String,
 }
 
-/// Runs a Ballista scheduler that knows `session_index`, until the process is stopped.
+/// Runs a Ballista scheduler that knows our functions, until the process is stopped.
 pub async fn run_scheduler(options: SchedulerOptions) -> Result<()> {
     let address: SocketAddr = format!("{}:{}", options.bind_host, options.port)
         .parse()
@@ -522,7 +523,7 @@ pub struct ExecutorOptions {
     pub work_dir: Option<String>,
 }
 
-/// Runs a Ballista executor that knows `session_index` and reaches S3 as the run says,
+/// Runs a Ballista executor that knows our functions and reaches S3 as the run says,
 /// until the process is stopped.
 pub async fn run_executor(options: ExecutorOptions) -> Result<()> {
     let defaults = ExecutorProcessConfig::default();

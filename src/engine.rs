@@ -1,8 +1,8 @@
 //! The DataFusion session every run uses: our defaults, then any `DATAFUSION_*` environment
 //! variable on top (`DATAFUSION_EXECUTION_TARGET_PARTITIONS=4`, …), as datafusion-cli does,
-//! and our one function the engine does not have (`session_index`). Also the resources every
-//! session of the process shares: the memory limit, where spills and scratch files go, and
-//! what was spilled. And where a run's job runs: in this process, or on a Ballista cluster
+//! and our functions the engine does not have (`session_index`, `url_host`,
+//! `url_parameter`). Also the resources every session of the process shares: the memory
+//! limit, where spills and scratch files go, and what was spilled. And where a run's job runs: in this process, or on a Ballista cluster
 //! (`cluster.rs`, `--features distributed`).
 
 use std::num::NonZeroUsize;
@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result};
 use datafusion::config::{ConfigNonZeroUsize, ConfigOptions, SpillCompression};
+use datafusion::execution::FunctionRegistry;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{MemoryLimit, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
@@ -188,11 +189,23 @@ fn context_with(adjust: impl FnOnce(&mut ConfigOptions)) -> Result<SessionContex
     Ok(session(config_with(adjust)?))
 }
 
-/// A session of this process's engine with these settings, `session_index` registered.
+/// A session of this process's engine with these settings, our functions registered.
 fn session(config: SessionConfig) -> SessionContext {
-    let ctx = SessionContext::new_with_config_rt(config, runtime());
-    ctx.register_udwf(crate::session_window::udwf());
+    let mut ctx = SessionContext::new_with_config_rt(config, runtime());
+    register_functions(&mut ctx).expect("registering a function in a new session cannot fail");
     ctx
+}
+
+/// Registers the functions the models call that the engine does not have: `session_index`
+/// (`session_window.rs`), `url_host` and `url_parameter` (`url_functions.rs`). Every
+/// session that plans or runs the models needs them: this process's, and on a cluster the
+/// scheduler's and each executor's.
+pub fn register_functions(registry: &mut dyn FunctionRegistry) -> datafusion::error::Result<()> {
+    registry.register_udwf(Arc::new(crate::session_window::udwf()))?;
+    for function in crate::url_functions::udfs() {
+        registry.register_udf(Arc::new(function))?;
+    }
+    Ok(())
 }
 
 /// The runtime every session of the process shares (memory pool, spill directory, stores).
