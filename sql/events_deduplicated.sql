@@ -1,6 +1,6 @@
 -- events_deduplicated: one row per distinct event that can be sessionized.
 -- Grain: one row per event_key (the event_id, or a digest of the row when there is none).
--- Inputs: stg_events, ranked_copies.
+-- Inputs: stg_events, repeated_keys, ranked_copies.
 -- Copies of one key count once: the kept copy of ranked_copies. The others are counted as
 -- duplicates (exact copies) or rejected (a different payload under the same event_id).
 
@@ -15,7 +15,7 @@ valid_events as (
 -- join's hash table from its left side, and the run keeps joins in the order written)
 single_events as (
     select valid_events.*
-    from (select distinct event_key from ranked_copies) as repeated_keys
+    from repeated_keys
     right anti join valid_events on repeated_keys.event_key = valid_events.event_key
 ),
 

@@ -1,4 +1,5 @@
--- metrics_base: the session measures of every metrics table, in one pass over sessions.
+-- metrics_base: the session measures of every metrics table, in one pass over sessions for
+-- the sums and one per dimension for the users.
 -- Grain: one row per day and per value of one dimension (grouping_set names which).
 -- Inputs: sessions (as written by this run), run_days (the days this run writes).
 -- Counts and sums are additive; rates are derived from the sums, never averaged.
@@ -29,11 +30,9 @@ session_rows as (
     from sessions
 ),
 
--- step 1: per user, day and dimension value, so that the next step counts each user once:
--- a distinct count holds a hash set per group that is neither spilled nor counted against
--- the memory limit (at 100 million events it asked for 2.8 GB at the end), a grouping can
--- spill
-per_user as (
+-- step 1: the sums per day and per value of each dimension (each grouping set leaves the
+-- dimensions it does not group by NULL, and those it does are never NULL)
+sums as (
     select
         dt,
         channel,
@@ -42,52 +41,66 @@ per_user as (
         device,
         landing_page,
         country,
-        user_id,
         count(*) as sessions,
         sum(case when is_new_user then 1 else 0 end) as new_users,
         sum(page_view_count) as page_views,
         sum(event_count) as events,
-        sum(duration_us) as duration_us,
+        -- exact sums (integers, decimals), so a rerun gives the same numbers to the last bit
+        cast(sum(duration_us) as double) / 1000000.0 as total_duration_s,
         sum(case when is_bounce then 1 else 0 end) as bounces,
         sum(case when is_engaged then 1 else 0 end) as engaged_sessions,
         sum(conversion_count) as conversions,
         sum(case when conversion_count > 0 then 1 else 0 end) as converted_sessions,
-        sum(cast(revenue as decimal(38, 9))) as revenue
+        cast(sum(cast(revenue as decimal(38, 9))) as double) as revenue
     from session_rows
     group by grouping sets (
-        (dt, user_id),
-        (dt, channel, source, medium, user_id),
-        (dt, device, user_id),
-        (dt, landing_page, user_id),
-        (dt, country, user_id)
+        (dt),
+        (dt, channel, source, medium),
+        (dt, device),
+        (dt, landing_page),
+        (dt, country)
     )
 ),
 
--- step 2: sums per day and per dimension value (each grouping set leaves the dimensions
--- it does not group by NULL, and those it does are never NULL)
+-- step 2: the users, each counted once per day and dimension value. A distinct count
+-- would hold a hash set per group that is neither spilled nor counted against the memory
+-- limit (at 100 million events it asked for 2.8 GB at the end); a grouping can spill. And
+-- five small groupings, one per set, are several times faster than one grouping of every
+-- (set, value, user): at 10 million events that one had 10 million groups of 8 columns.
+users as (
+    select dt, null as channel, null as source, null as medium, null as device,
+        null as landing_page, null as country, count(*) as users
+    from (select distinct dt, user_id from session_rows)
+    group by dt
+    union all
+    select dt, channel, source, medium, null, null, null, count(*)
+    from (select distinct dt, channel, source, medium, user_id from session_rows)
+    group by dt, channel, source, medium
+    union all
+    select dt, null, null, null, device, null, null, count(*)
+    from (select distinct dt, device, user_id from session_rows)
+    group by dt, device
+    union all
+    select dt, null, null, null, null, landing_page, null, count(*)
+    from (select distinct dt, landing_page, user_id from session_rows)
+    group by dt, landing_page
+    union all
+    select dt, null, null, null, null, null, country, count(*)
+    from (select distinct dt, country, user_id from session_rows)
+    group by dt, country
+),
+
 totals as (
-    select
-        dt,
-        channel,
-        source,
-        medium,
-        device,
-        landing_page,
-        country,
-        sum(sessions) as sessions,
-        count(*) as users,
-        sum(new_users) as new_users,
-        sum(page_views) as page_views,
-        sum(events) as events,
-        -- exact sums (integers, decimals), so a rerun gives the same numbers to the last bit
-        cast(sum(duration_us) as double) / 1000000.0 as total_duration_s,
-        sum(bounces) as bounces,
-        sum(engaged_sessions) as engaged_sessions,
-        sum(conversions) as conversions,
-        sum(converted_sessions) as converted_sessions,
-        cast(sum(revenue) as double) as revenue
-    from per_user
-    group by dt, channel, source, medium, device, landing_page, country
+    select sums.*, users.users
+    from users
+    join sums
+        on (sums.dt is not distinct from users.dt)
+        and (sums.channel is not distinct from users.channel)
+        and (sums.source is not distinct from users.source)
+        and (sums.medium is not distinct from users.medium)
+        and (sums.device is not distinct from users.device)
+        and (sums.landing_page is not distinct from users.landing_page)
+        and (sums.country is not distinct from users.country)
 ),
 
 -- step 3: the days without sessions

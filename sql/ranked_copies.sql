@@ -1,25 +1,18 @@
 -- ranked_copies: the sessionizable rows whose event_key occurs more than once.
 -- Grain: one row per input row of a repeated key.
--- Inputs: stg_events.
+-- Inputs: stg_events, repeated_keys.
 -- copy_rank 1 is the copy that is kept: the earliest, the other columns breaking ties so the
 -- choice is total. is_exact_copy tells a redelivery (same payload as the kept copy) from a
 -- conflicting row that merely reuses the event_id.
--- A hash aggregate finds the repeated keys; only their few rows go through a window, as a
--- window partitioned by key over every row is far slower (millions of tiny partitions).
+-- A hash aggregate found the repeated keys (repeated_keys); only their few rows go through a
+-- window, as a window partitioned by key over every row is far slower (millions of tiny
+-- partitions).
 
 with
 
 valid_events as (
     select * from stg_events
     where reject_reason is null
-),
-
--- keys seen more than once
-repeated_keys as (
-    select event_key
-    from valid_events
-    group by event_key
-    having count(*) > 1
 ),
 
 copies as (

@@ -225,6 +225,13 @@ fn config_with(adjust: impl FnOnce(&mut ConfigOptions)) -> Result<SessionConfig>
     // third of the time of the default two-stage plan, whose second hash and merge of ordered
     // first values dominated the run. DataFusion only does so from 4 partitions by default.
     options.optimizer.subset_repartition_threshold = 1;
+    // A join whose small side the engine has counted (a materialised table: repeated keys,
+    // pages) builds one hash table for every partition rather than repartitioning every
+    // event to meet it: at 10 million events the repeated keys (4 MB) were over the default
+    // 1 MiB, and the events were hashed and moved twice more. Hash joins cannot spill either
+    // way, so this bound is about speed, not memory.
+    options.optimizer.hash_join_single_partition_threshold = 64 * 1024 * 1024;
+    options.optimizer.hash_join_single_partition_threshold_rows = 4 * 1024 * 1024;
     if memory_limited() {
         // A repartitioning that spills writes to one file per spilling input, and in
         // DataFusion 55 its reader can wait on a drained open file while the batch it needs

@@ -428,11 +428,20 @@ async fn compute_once(
     register_user_agents(ctx, &scratch).await?;
     history::register(ctx, &scratch, root, window).await?;
     // each computed once: a view read by several models would be computed by each
-    models::register(ctx, models::DEDUPE_MODELS, &parameters).await?;
-    let copies = ctx.table(models::RANKED_COPIES_MODEL).await?;
-    scratch
-        .materialize(ctx, models::RANKED_COPIES_MODEL, copies)
-        .await?;
+    let stages = [
+        (models::DEDUPE_MODELS, &[models::REPEATED_KEYS_MODEL][..]),
+        (
+            models::COPIES_MODELS,
+            &[models::RANKED_COPIES_MODEL, models::PAGE_PATHS_MODEL][..],
+        ),
+    ];
+    for (stage, materialized) in stages {
+        models::register(ctx, stage, &parameters).await?;
+        for &model in materialized {
+            let frame = ctx.table(model).await?;
+            scratch.materialize(ctx, model, frame).await?;
+        }
+    }
     models::register(ctx, models::SESSION_MODELS, &parameters).await?;
     let sessions = ctx.table(models::SESSIONS_MODEL).await?;
     scratch

@@ -40,19 +40,23 @@ macro_rules! example {
     };
 }
 
-/// From the input events to one row per session, and the rows that cannot be in one.
-pub const DEDUPE_MODELS: &[Model] = &[model!("stg_events"), model!("ranked_copies")];
+/// From the input events to the keys they repeat, materialised first (`REPEATED_KEYS_MODEL`).
+pub const DEDUPE_MODELS: &[Model] = &[model!("stg_events"), model!("repeated_keys")];
+pub const REPEATED_KEYS_MODEL: &str = "repeated_keys";
 
-/// The copies of repeated events, materialised once after [`DEDUPE_MODELS`]: the events,
-/// the rejects, the counts of other days' rows and `data_quality` all read them.
+/// The copies of repeated events and the page of each URL viewed, each materialised once
+/// after [`DEDUPE_MODELS`]: the events, the rejects, the counts of other days' rows and
+/// `data_quality` read the copies, and a small table the engine has counted is joined to
+/// every event without repartitioning them (`sql/repeated_keys.sql`).
+pub const COPIES_MODELS: &[Model] = &[model!("ranked_copies"), model!("page_paths")];
 pub const RANKED_COPIES_MODEL: &str = "ranked_copies";
+pub const PAGE_PATHS_MODEL: &str = "page_paths";
 
 /// From the input's events to this run's sessions.
 pub const SESSION_MODELS: &[Model] = &[
     model!("events_deduplicated"),
     model!("session_anchors"),
     model!("sessions_before"),
-    model!("page_paths"),
     model!("sessionized_events"),
     model!("sessions"),
     model!("rejected_events"),
