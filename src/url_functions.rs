@@ -17,6 +17,7 @@
 //!   up to the `#`): the last `name=value` pair of that name wins, as the greedy expression
 //!   took it, and the value is kept as written (not percent-decoded).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, StringArray};
@@ -128,9 +129,9 @@ impl ScalarUDFImpl for UrlFunction {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let (urls, name) = match (self.part, args.args.as_slice()) {
             (Part::Host, [urls]) => (urls, None),
-            (Part::Parameter, [urls, ColumnarValue::Scalar(name)]) => match scalar_string(name)? {
-                Some(name) => (urls, Some(name)),
-                None => return exec_err!("url_parameter: the parameter name must not be NULL"),
+            (Part::Parameter, [urls, ColumnarValue::Scalar(name)]) => match name.try_as_str() {
+                Some(Some(name)) => (urls, Some(name)),
+                _ => return exec_err!("url_parameter: the parameter name must be a string"),
             },
             _ => {
                 return exec_err!(
@@ -144,22 +145,19 @@ impl ScalarUDFImpl for UrlFunction {
                 );
             }
         };
-        // the part as an owned string: a host is lower-cased, a parameter borrowed
-        let read = |url: &str| -> Option<String> {
-            match &name {
-                None => host(url),
-                Some(name) => parameter(url, name).map(str::to_string),
-            }
-        };
         Ok(match urls {
-            ColumnarValue::Scalar(url) => ColumnarValue::Scalar(ScalarValue::Utf8(
-                scalar_string(url)?.and_then(|u| read(&u)),
-            )),
+            ColumnarValue::Scalar(url) => {
+                let Some(url) = url.try_as_str() else {
+                    return exec_err!("{}: the URL must be a string", self.name());
+                };
+                let part = url.and_then(|u| read(u, name).map(Cow::into_owned));
+                ColumnarValue::Scalar(ScalarValue::Utf8(part))
+            }
             ColumnarValue::Array(urls) => {
                 let parts: StringArray = urls
                     .as_string::<i32>()
                     .iter()
-                    .map(|url| url.and_then(read))
+                    .map(|url| url.and_then(|u| read(u, name)))
                     .collect();
                 ColumnarValue::Array(Arc::new(parts) as ArrayRef)
             }
@@ -167,12 +165,12 @@ impl ScalarUDFImpl for UrlFunction {
     }
 }
 
-fn scalar_string(value: &ScalarValue) -> Result<Option<String>> {
-    match value {
-        ScalarValue::Utf8(s) | ScalarValue::LargeUtf8(s) | ScalarValue::Utf8View(s) => {
-            Ok(s.clone())
-        }
-        other => exec_err!("expected a string, got {other:?}"),
+/// The part a function reads: the host (lower-cased, so owned) or, given a parameter's
+/// name, its value (a slice of the URL: no copy per row but the array's own).
+fn read<'a>(url: &'a str, name: Option<&str>) -> Option<Cow<'a, str>> {
+    match name {
+        None => host(url).map(Cow::Owned),
+        Some(name) => parameter(url, name).map(Cow::Borrowed),
     }
 }
 
@@ -180,67 +178,95 @@ fn scalar_string(value: &ScalarValue) -> Result<Option<String>> {
 mod tests {
     use super::{host, parameter};
 
+    /// URLs and their hosts, worked out by hand from the rules above.
+    const HOSTS: &[(&str, Option<&str>)] = &[
+        ("https://WWW.Google.com/search?q=1", Some("www.google.com")),
+        ("http://user:pw@example.org:8080/x", Some("example.org")),
+        ("//cdn.example.com/a.js", Some("cdn.example.com")),
+        (
+            "android-app://com.google.android.gm/",
+            Some("com.google.android.gm"),
+        ),
+        ("https://example.com?x=1", Some("example.com")),
+        ("https://example.com#top", Some("example.com")),
+        ("https://example.com", Some("example.com")),
+        // a character other than / ? # after the slashes: a host, perhaps empty
+        ("https://:8080/x", Some("")),
+        ("https://a@b@c/x", Some("b@c")),
+        // no host
+        ("https:///path", None),
+        ("https://", None),
+        ("https://?q", None),
+        ("/relative/path", None),
+        ("example.com/page", None),
+        ("mailto:someone@example.com", None),
+        ("1http://example.com", None),
+        ("ht tp://example.com", None),
+        ("", None),
+    ];
+
+    /// URLs and their `utm_source`, worked out by hand.
+    const SOURCES: &[(&str, Option<&str>)] = &[
+        (
+            "https://x.com/?utm_source=news&utm_medium=email",
+            Some("news"),
+        ),
+        (
+            "https://x.com/?a=1&utm_source=News%20Letter",
+            Some("News%20Letter"),
+        ),
+        ("https://x.com/?utm_source=a&utm_source=b", Some("b")),
+        ("https://x.com/?utm_source=a#utm_source=b", Some("a")),
+        ("https://x.com/?a=1#frag?utm_source=b", None),
+        ("https://x.com/#x?utm_source=b", None),
+        ("https://x.com/?xutm_source=b", None),
+        ("https://x.com/?utm_source=", None),
+        ("https://x.com/?utm_source=&utm_source=c", Some("c")),
+        ("https://x.com/?utm_source", None),
+        ("https://x.com/utm_source=b", None),
+        ("?utm_source=b", Some("b")),
+        ("https://x.com/?a=1?utm_source=b", None),
+        (
+            "https://x.com/?a=1&b=2?utm_source=c&utm_source=d",
+            Some("d"),
+        ),
+    ];
+
     #[test]
     fn a_host_follows_the_double_slash_after_an_optional_scheme() {
-        let cases = [
-            ("https://WWW.Google.com/search?q=1", Some("www.google.com")),
-            ("http://user:pw@example.org:8080/x", Some("example.org")),
-            ("//cdn.example.com/a.js", Some("cdn.example.com")),
-            (
-                "android-app://com.google.android.gm/",
-                Some("com.google.android.gm"),
-            ),
-            ("https://example.com?x=1", Some("example.com")),
-            ("https://example.com#top", Some("example.com")),
-            ("https://example.com", Some("example.com")),
-            // a character other than / ? # after the slashes: a host, perhaps empty
-            ("https://:8080/x", Some("")),
-            ("https://a@b@c/x", Some("b@c")),
-            // no host
-            ("https:///path", None),
-            ("https://", None),
-            ("https://?q", None),
-            ("/relative/path", None),
-            ("example.com/page", None),
-            ("mailto:someone@example.com", None),
-            ("1http://example.com", None),
-            ("ht tp://example.com", None),
-            ("", None),
-        ];
-        for (url, expected) in cases {
+        for &(url, expected) in HOSTS {
             assert_eq!(host(url).as_deref(), expected, "{url}");
         }
     }
 
     #[test]
     fn a_parameter_is_the_last_pair_of_its_name_in_the_query() {
-        let cases = [
-            (
-                "https://x.com/?utm_source=news&utm_medium=email",
-                Some("news"),
-            ),
-            (
-                "https://x.com/?a=1&utm_source=News%20Letter",
-                Some("News%20Letter"),
-            ),
-            ("https://x.com/?utm_source=a&utm_source=b", Some("b")),
-            ("https://x.com/?utm_source=a#utm_source=b", Some("a")),
-            ("https://x.com/?a=1#frag?utm_source=b", None),
-            ("https://x.com/#x?utm_source=b", None),
-            ("https://x.com/?xutm_source=b", None),
-            ("https://x.com/?utm_source=", None),
-            ("https://x.com/?utm_source=&utm_source=c", Some("c")),
-            ("https://x.com/?utm_source", None),
-            ("https://x.com/utm_source=b", None),
-            ("?utm_source=b", Some("b")),
-            ("https://x.com/?a=1?utm_source=b", None),
-            (
-                "https://x.com/?a=1&b=2?utm_source=c&utm_source=d",
-                Some("d"),
-            ),
-        ];
-        for (url, expected) in cases {
+        for &(url, expected) in SOURCES {
             assert_eq!(parameter(url, "utm_source"), expected, "{url}");
+        }
+    }
+
+    /// The regular expressions the models used before these functions, as the engine ran
+    /// them (`regexp_like`, then `regexp_replace` of the first match), give the same answer
+    /// on every URL above.
+    #[test]
+    fn the_functions_answer_as_the_regular_expressions_they_replace() {
+        let authority = regex::Regex::new("^([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]").unwrap();
+        let host_part =
+            regex::Regex::new("^([A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#@]*@)?([^/?#:]*).*$").unwrap();
+        let source = regex::Regex::new("^[^?#]*\\?([^#]*&)?utm_source=([^&#]*).*$|^.*$").unwrap();
+        for &(url, _) in HOSTS.iter().chain(SOURCES) {
+            let by_regex = authority
+                .is_match(url)
+                .then(|| host_part.replace(url, "${3}").to_lowercase());
+            assert_eq!(host(url), by_regex, "host of {url}");
+            let by_regex = source.replace(url, "${2}");
+            let by_regex = (!by_regex.is_empty()).then_some(by_regex.as_ref());
+            assert_eq!(
+                parameter(url, "utm_source"),
+                by_regex,
+                "utm_source of {url}"
+            );
         }
     }
 }
