@@ -47,57 +47,89 @@ keyed as (
     from events
 ),
 
--- why a row cannot be placed in a session, if it cannot
-classified as (
+-- the checks, as one cheap boolean: nearly every row passes them all, and skips the CASE that
+-- names the failure (a CASE copies the columns it reads for the rows left after each branch
+-- that matches, so with the checks on its outside, only the few failing rows are copied)
+checked as (
     select
         keyed.*,
-        case
-            when keyed.user_id is null then 'missing user_id'
-            when trim(keyed.user_id) = '' then 'empty user_id'
-            when not keyed.has_event_time then 'missing event_time'
-            when keyed.event_time is null then 'unparsable event_time'
-            when arrow_cast(keyed.event_time, 'Int64') < $earliest_event_us
-                then 'event_time before earliest_event_time'
-            when arrow_cast(keyed.event_time, 'Int64') > $latest_event_us
-                then 'event_time in the future'
-            when octet_length(keyed.user_id) > $max_string_bytes then 'user_id too long'
-            when octet_length(keyed.event_id) > $max_string_bytes then 'event_id too long'
-            when octet_length(keyed.event_name) > $max_string_bytes then 'event_name too long'
-            when octet_length(keyed.page_url) > $max_string_bytes then 'page_url too long'
-            when octet_length(keyed.referrer) > $max_string_bytes then 'referrer too long'
-            when octet_length(keyed.utm_source) > $max_string_bytes then 'utm_source too long'
-            when octet_length(keyed.utm_medium) > $max_string_bytes then 'utm_medium too long'
-            when octet_length(keyed.utm_campaign) > $max_string_bytes then 'utm_campaign too long'
-            when octet_length(keyed.device) > $max_string_bytes then 'device too long'
-            when octet_length(keyed.user_agent) > $max_string_bytes then 'user_agent too long'
-            when octet_length(keyed.country) > $max_string_bytes then 'country too long'
-        end as reject_reason,
-        cast(cast(to_local_time(keyed.event_time) as date) as varchar) as event_day,
-        (not $has_event_name) or coalesce(
-            strpos($page_view_events, concat(chr(31), keyed.event_name, chr(31))) > 0
-                and keyed.event_name is not null,
-            false
-        ) as is_page_view,
-        coalesce(
-            strpos($conversion_events, concat(chr(31), keyed.event_name, chr(31))) > 0
-                and keyed.event_name is not null,
-            false
-        ) as is_conversion
+        keyed.has_event_time
+            and keyed.event_time is not null
+            and arrow_cast(keyed.event_time, 'Int64') >= $earliest_event_us
+            and arrow_cast(keyed.event_time, 'Int64') <= $latest_event_us
+            as has_plausible_time,
+        keyed.user_id is not null
+            and trim(keyed.user_id) <> ''
+            and octet_length(keyed.user_id) <= $max_string_bytes
+            and (keyed.event_id is null or octet_length(keyed.event_id) <= $max_string_bytes)
+            and (keyed.event_name is null or octet_length(keyed.event_name) <= $max_string_bytes)
+            and (keyed.page_url is null or octet_length(keyed.page_url) <= $max_string_bytes)
+            and (keyed.referrer is null or octet_length(keyed.referrer) <= $max_string_bytes)
+            and (keyed.utm_source is null or octet_length(keyed.utm_source) <= $max_string_bytes)
+            and (keyed.utm_medium is null or octet_length(keyed.utm_medium) <= $max_string_bytes)
+            and (
+                keyed.utm_campaign is null
+                or octet_length(keyed.utm_campaign) <= $max_string_bytes
+            )
+            and (keyed.device is null or octet_length(keyed.device) <= $max_string_bytes)
+            and (keyed.user_agent is null or octet_length(keyed.user_agent) <= $max_string_bytes)
+            and (keyed.country is null or octet_length(keyed.country) <= $max_string_bytes)
+            as passes_string_checks
     from keyed
 ),
 
+-- why a row cannot be placed in a session, if it cannot (the first check it fails)
+classified as (
+    select
+        checked.* exclude (passes_string_checks),
+        case when not (checked.has_plausible_time and checked.passes_string_checks) then
+            case
+                when checked.user_id is null then 'missing user_id'
+                when trim(checked.user_id) = '' then 'empty user_id'
+                when not checked.has_event_time then 'missing event_time'
+                when checked.event_time is null then 'unparsable event_time'
+                when arrow_cast(checked.event_time, 'Int64') < $earliest_event_us
+                    then 'event_time before earliest_event_time'
+                when arrow_cast(checked.event_time, 'Int64') > $latest_event_us
+                    then 'event_time in the future'
+                when octet_length(checked.user_id) > $max_string_bytes then 'user_id too long'
+                when octet_length(checked.event_id) > $max_string_bytes then 'event_id too long'
+                when octet_length(checked.event_name) > $max_string_bytes
+                    then 'event_name too long'
+                when octet_length(checked.page_url) > $max_string_bytes then 'page_url too long'
+                when octet_length(checked.referrer) > $max_string_bytes then 'referrer too long'
+                when octet_length(checked.utm_source) > $max_string_bytes
+                    then 'utm_source too long'
+                when octet_length(checked.utm_medium) > $max_string_bytes
+                    then 'utm_medium too long'
+                when octet_length(checked.utm_campaign) > $max_string_bytes
+                    then 'utm_campaign too long'
+                when octet_length(checked.device) > $max_string_bytes then 'device too long'
+                when octet_length(checked.user_agent) > $max_string_bytes
+                    then 'user_agent too long'
+                when octet_length(checked.country) > $max_string_bytes then 'country too long'
+            end
+        end as reject_reason,
+        cast(cast(to_local_time(checked.event_time) as date) as varchar) as event_day,
+        (not $has_event_name) or coalesce(
+            strpos($page_view_events, concat(chr(31), checked.event_name, chr(31))) > 0
+                and checked.event_name is not null,
+            false
+        ) as is_page_view,
+        coalesce(
+            strpos($conversion_events, concat(chr(31), checked.event_name, chr(31))) > 0
+                and checked.event_name is not null,
+            false
+        ) as is_conversion
+    from checked
+),
+
+-- a row whose time is missing or implausible is counted on the day it was delivered for
 final as (
     select
-        *,
+        * exclude (has_plausible_time),
         case
-            when reject_reason is null
-                or reject_reason not in (
-                    'missing event_time',
-                    'unparsable event_time',
-                    'event_time before earliest_event_time',
-                    'event_time in the future'
-                )
-                then event_day
+            when has_plausible_time then event_day
             else coalesce(input_day, $run_day)
         end as row_day,
         coalesce(event_day < input_day, false) as is_late

@@ -828,6 +828,61 @@ fn rows_that_cannot_be_sessionized_are_counted_and_kept_in_the_rejects_table() {
     }
 }
 
+/// A row that fails on its user and has no plausible time either is rejected for its user,
+/// and its time says nothing of its day: it is kept under the dt= folder it came in. (These
+/// rows once got no day at all, fell out of the rejects table, and failed the run's count.)
+#[test]
+fn a_row_without_user_or_plausible_time_is_rejected_under_its_folders_day() {
+    let work = Work::new();
+    let t = at("2026-11-05 07:00:00");
+    work.write_parquet(
+        "in/dt=2026-11-05/events.parquet",
+        vec![
+            (
+                "event_id",
+                texts(&["ok", "no-user-no-time", "no-user-old-time", "blank-future"]),
+            ),
+            ("user_id", strings(&[Some("u"), None, None, Some(" ")])),
+            (
+                "event_time",
+                utc_micros(&[
+                    Some(t),
+                    None,
+                    Some(at("1985-06-01 00:00:00")),
+                    Some(at("2099-01-01 00:00:00")),
+                ]),
+            ),
+        ],
+    );
+    let outcome = run_ok(&work, &[]);
+    let out = work.path("out");
+    let report = report(&out, outcome.run_id());
+    assert_counts(
+        &report,
+        4,
+        0,
+        1,
+        &[("missing user_id", 2), ("empty user_id", 1)],
+    );
+    let mut rejects: Vec<(String, String, String)> = read_table(&out, "rejects")
+        .iter()
+        .map(|row| {
+            let text = |c: &str| row[c].text().unwrap().to_string();
+            (text("event_id"), text("reject_reason"), text("dt"))
+        })
+        .collect();
+    rejects.sort();
+    let row = |id: &str, reason: &str| (id.to_string(), reason.to_string(), "2026-11-05".into());
+    assert_eq!(
+        rejects,
+        [
+            row("blank-future", "empty user_id"),
+            row("no-user-no-time", "missing user_id"),
+            row("no-user-old-time", "missing user_id"),
+        ]
+    );
+}
+
 /// `[input] earliest_event_time` and `max_string_bytes` move the limits: the 1985 event and
 /// the 10 KB user id are then sessionized, each in a session of its own.
 #[test]
