@@ -1,13 +1,28 @@
 -- classified_sessions: every session with its channel, device, browser, OS and bot flag.
 -- Grain: one row per session, bots included.
--- Inputs: session_sources, traffic_channels,
+-- Inputs: sessions, session_sources (each raw attribution normalised), traffic_channels,
 --         user_agent_lookup (each distinct user agent parsed once, by src/user_agents.rs).
+-- Parameters: $days_end_us (sessions that start after a dated run's days belong to a later
+--             run, and are left out here, as in session_sources).
 -- The data's own device wins; the user agent fills in where the data has none.
 
 with
 
 sessions_in as (
-    select * from session_sources
+    select * from sessions
+    where arrow_cast(session_start, 'Int64') < $days_end_us
+),
+
+-- each raw attribution with its channel: a few rows, joined to the sessions in one pass
+attributions as (
+    select
+        session_sources.*,
+        traffic_channels.channel
+    from traffic_channels
+    right join session_sources
+        on session_sources.source = traffic_channels.source
+        and session_sources.medium = traffic_channels.medium
+        and session_sources.campaign = traffic_channels.campaign
 ),
 
 final as (
@@ -23,10 +38,10 @@ final as (
         sessions_in.landing_page,
         sessions_in.exit_page,
         sessions_in.referrer,
-        sessions_in.source,
-        sessions_in.medium,
-        sessions_in.campaign,
-        traffic_channels.channel,
+        attributions.source,
+        attributions.medium,
+        attributions.campaign,
+        attributions.channel,
         coalesce(sessions_in.device, user_agent_lookup.ua_device) as device,
         user_agent_lookup.ua_browser as browser,
         user_agent_lookup.ua_os as os,
@@ -42,11 +57,13 @@ final as (
     -- the small lookups on the left: DataFusion builds a join's hash table from its left side
     from user_agent_lookup
     right join (
-        traffic_channels
+        attributions
         right join sessions_in
-            on sessions_in.source = traffic_channels.source
-            and sessions_in.medium = traffic_channels.medium
-            and sessions_in.campaign = traffic_channels.campaign
+            on sessions_in.source = attributions.raw_source
+            and sessions_in.medium = attributions.raw_medium
+            and sessions_in.campaign = attributions.raw_campaign
+            and sessions_in.has_utm = attributions.has_utm
+            and (sessions_in.click_source is not distinct from attributions.click_source)
     ) on sessions_in.user_agent = user_agent_lookup.user_agent
 )
 

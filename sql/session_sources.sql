@@ -1,52 +1,49 @@
--- session_sources: sessions with their traffic source as marketers read it.
--- Grain: one row per session.
+-- session_sources: each raw attribution the run's sessions carry, as marketers read it.
+-- Grain: one row per distinct (raw_source, raw_medium, raw_campaign, has_utm, click_source)
+--        of the sessions; classified_sessions brings the result back to every session.
 -- Inputs: sessions (held in memory by the pipeline: raw attribution, UTM, else the
---         referrer's host, else direct),
+--         referrer's host, else direct; the click id of the landing URL),
 --         source_aliases (data/channels/source_aliases.csv), source_categories (GA4's list).
 -- Normalises what real UTM data looks like: case and whitespace; aliases (fb,
 -- m.facebook.com → facebook; www.google.co.uk → google); click ids on the landing URL when
 -- there is no UTM (gclid → google / cpc, msclkid → bing / cpc, fbclid → facebook); a referral
 -- from a search engine is organic search.
+-- Worked out once per distinct attribution, and kept (materialised) by the pipeline: a site
+-- has far fewer of them than sessions, and every session table reads them.
 -- Parameters: $days_end_us (sessions that start after a dated run's days belong to a later
 --             run, and are left out here).
 
 with
 
 raw as (
-    select * from sessions
+    select distinct
+        source as raw_source,
+        medium as raw_medium,
+        campaign as raw_campaign,
+        has_utm,
+        click_source
+    from sessions
     where arrow_cast(session_start, 'Int64') < $days_end_us
 ),
 
--- step 1: trimmed and lower-cased, as GA4 compares them
-trimmed as (
-    select
-        *,
-        lower(trim(source)) as raw_source,
-        lower(trim(medium)) as raw_medium,
-        trim(campaign) as clean_campaign,
-        case
-            when regexp_like(first_event_url, '[?&](gclid|gbraid|wbraid|dclid)=') then 'google'
-            when regexp_like(first_event_url, '[?&]msclkid=') then 'bing'
-            when regexp_like(first_event_url, '[?&]fbclid=') then 'facebook'
-        end as click_source
-    from raw
-),
-
--- step 2: a click id speaks where no UTM does
+-- step 1: trimmed and lower-cased, as GA4 compares them; a click id speaks where no UTM does
 clicked as (
     select
-        * exclude (raw_source, raw_medium),
-        case when not has_utm and click_source is not null then click_source else raw_source end
-            as plain_source,
+        *,
+        case
+            when not has_utm and click_source is not null then click_source
+            else lower(trim(raw_source))
+        end as plain_source,
         case
             when not has_utm and click_source in ('google', 'bing') then 'cpc'
             when not has_utm and click_source = 'facebook' then 'referral'
-            else raw_medium
-        end as plain_medium
-    from trimmed
+            else lower(trim(raw_medium))
+        end as plain_medium,
+        trim(raw_campaign) as clean_campaign
+    from raw
 ),
 
--- step 3: one name per source, from the alias list (first pattern in file order wins)
+-- step 2: one name per source, from the alias list (first pattern in file order wins)
 distinct_sources as (
     select distinct plain_source from clicked
 ),
@@ -64,16 +61,18 @@ named as (
     select
         clicked.*,
         coalesce(aliased.alias, clicked.plain_source) as clean_source
-    -- the few sources on the left: DataFusion builds a join's hash table from its left side
     from aliased
     right join clicked on clicked.plain_source = aliased.plain_source
 ),
 
--- step 4: a referral from a search engine is organic search, as GA4 reports it
+-- step 3: a referral from a search engine is organic search, as GA4 reports it
 final as (
     select
-        named.* exclude (source, medium, campaign, plain_source, plain_medium, click_source,
-            clean_source, clean_campaign),
+        named.raw_source,
+        named.raw_medium,
+        named.raw_campaign,
+        named.has_utm,
+        named.click_source,
         named.clean_source as source,
         case
             when not named.has_utm and named.plain_medium = 'referral'

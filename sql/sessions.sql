@@ -2,9 +2,9 @@
 -- Grain: one row per (user_id, session_number).
 -- Inputs: sessionized_events (with each page view's page_path), sessions_before.
 -- Parameters: $engagement_threshold_us (GA4: 10 s).
--- Leaves the raw attribution (source, medium, campaign) and the internal columns
--- first_event_url, referrer_host, has_utm, user_agent and page_paths to session_sources and
--- classified_sessions, which normalise them.
+-- Leaves the raw attribution (source, medium, campaign) and the internal columns has_utm,
+-- click_source, user_agent and page_paths to session_sources and classified_sessions, which
+-- normalise them.
 -- Timestamps arrive in the reporting time zone (so `dt` is the local day the session
 -- started) and leave as UTC microseconds, which every BI reader accepts.
 -- session_number counts the user's sessions over their whole history, across runs.
@@ -91,7 +91,15 @@ attributed as (
         *,
         coalesce(utm_source, utm_medium, utm_campaign) is not null as has_utm,
         referrer_host is not null
-            and referrer_host <> coalesce(first_event_host, '') as has_external_referrer
+            and referrer_host <> coalesce(first_event_host, '') as has_external_referrer,
+        -- the ad network whose click id the landing URL carries, which session_sources reads
+        -- where there is no UTM (worked out here, once per session, so that the attribution
+        -- is normalised once per distinct value rather than once per session)
+        case
+            when regexp_like(first_event_url, '[?&](gclid|gbraid|wbraid|dclid)=') then 'google'
+            when regexp_like(first_event_url, '[?&]msclkid=') then 'bing'
+            when regexp_like(first_event_url, '[?&]fbclid=') then 'facebook'
+        end as click_source
     from url_parts
 ),
 
@@ -137,9 +145,8 @@ final as (
         session_number = 1 as is_new_user,
         cast(cast(to_local_time(session_start) as date) as varchar) as dt,
         -- internal: for session_sources and classified_sessions
-        first_event_url,
-        referrer_host,
         has_utm,
+        click_source,
         user_agent,
         page_paths
     from attributed

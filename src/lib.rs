@@ -434,6 +434,8 @@ async fn compute_once(
             models::COPIES_MODELS,
             &[models::RANKED_COPIES_MODEL, models::PAGE_PATHS_MODEL][..],
         ),
+        (models::SESSION_MODELS, &[models::SESSIONS_MODEL][..]),
+        (models::SOURCE_MODELS, &[models::SESSION_SOURCES_MODEL][..]),
     ];
     for (stage, materialized) in stages {
         models::register(ctx, stage, &parameters).await?;
@@ -442,11 +444,6 @@ async fn compute_once(
             scratch.materialize(ctx, model, frame).await?;
         }
     }
-    models::register(ctx, models::SESSION_MODELS, &parameters).await?;
-    let sessions = ctx.table(models::SESSIONS_MODEL).await?;
-    scratch
-        .materialize(ctx, models::SESSIONS_MODEL, sessions)
-        .await?;
     models::register(ctx, models::CLASSIFY_MODELS, &parameters).await?;
     for (prior, model) in [
         (models::PRIOR_SESSIONS, models::REPORTED_SESSIONS_MODEL),

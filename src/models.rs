@@ -85,18 +85,23 @@ pub const LATE_MODELS: &[Model] = &[model!("late_days")];
 /// After a dated run: the rows it read for other days.
 pub const ELSEWHERE_MODELS: &[Model] = &[model!("rows_elsewhere")];
 
+/// Each distinct raw attribution of the sessions, normalised: materialised once the
+/// `sessions` model is (`SESSION_SOURCES_MODEL`), as every session table joins it and
+/// `traffic_channels` reads it.
+pub const SOURCE_MODELS: &[Model] = &[model!("session_sources")];
+pub const SESSION_SOURCES_MODEL: &str = "session_sources";
+
 /// The sessions with their channel, device and bot flag; registered once the `sessions`
-/// model is materialised, as the `sessions` and `bot_sessions` tables and the exit pages
-/// all read it, some more than once.
+/// model and the sources are materialised, as the `sessions` and `bot_sessions` tables and
+/// the exit pages all read them.
 pub const CLASSIFY_MODELS: &[Model] = &[
-    model!("session_sources"),
     model!("traffic_channels"),
     model!("classified_sessions"),
     model!("reported_sessions"),
     model!("bot_sessions"),
 ];
 
-/// Materialised once, between [`SESSION_MODELS`] and [`CLASSIFY_MODELS`].
+/// Materialised once, between [`SESSION_MODELS`] and [`SOURCE_MODELS`].
 pub const SESSIONS_MODEL: &str = "sessions";
 /// The model the `sessions` table is written from.
 pub const REPORTED_SESSIONS_MODEL: &str = "reported_sessions";
