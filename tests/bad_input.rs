@@ -883,6 +883,55 @@ fn a_row_without_user_or_plausible_time_is_rejected_under_its_folders_day() {
     );
 }
 
+/// An event id that a rejected row shares with rows that can be sessionized: the rejected
+/// row is rejected for what it lacks, and the others are deduplicated among themselves as if
+/// it were not there (one kept and one duplicate for `twice`, the one row of `once` kept).
+#[test]
+fn an_event_id_shared_with_a_rejected_row_is_deduplicated_without_it() {
+    let work = Work::new();
+    let t = at("2026-11-05 07:00:00");
+    work.write_parquet(
+        "in/dt=2026-11-05/events.parquet",
+        vec![
+            (
+                "event_id",
+                texts(&["once", "once", "twice", "twice", "twice", "never", "never"]),
+            ),
+            (
+                "user_id",
+                strings(&[Some("u"), None, Some("u"), Some("u"), None, None, Some("")]),
+            ),
+            (
+                "event_time",
+                utc_micros(&[
+                    Some(t),
+                    Some(t),
+                    Some(t + MINUTE),
+                    Some(t + MINUTE),
+                    Some(t + MINUTE),
+                    Some(t),
+                    Some(t),
+                ]),
+            ),
+        ],
+    );
+    let outcome = run_ok(&work, &[]);
+    let out = work.path("out");
+    let report = report(&out, outcome.run_id());
+    assert_counts(
+        &report,
+        7,
+        1,
+        2,
+        &[("missing user_id", 3), ("empty user_id", 1)],
+    );
+    let rows = session_rows(&out);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["event_count"].int(), 2);
+    assert_eq!(rows[0]["session_start"].time(), t);
+    assert_eq!(rows[0]["session_end"].time(), t + MINUTE);
+}
+
 /// `[input] earliest_event_time` and `max_string_bytes` move the limits: the 1985 event and
 /// the 10 KB user id are then sessionized, each in a session of its own.
 #[test]
