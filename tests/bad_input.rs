@@ -828,6 +828,26 @@ fn rows_that_cannot_be_sessionized_are_counted_and_kept_in_the_rejects_table() {
     }
 }
 
+/// Rows of the three required columns, delivered in the folder of 2026-11-05; the report of
+/// the run over them, which must succeed.
+fn run_over_one_folder(
+    work: &Work,
+    ids: &[&str],
+    users: &[Option<&str>],
+    times: &[Option<i64>],
+) -> serde_json::Value {
+    work.write_parquet(
+        "in/dt=2026-11-05/events.parquet",
+        vec![
+            ("event_id", texts(ids)),
+            ("user_id", strings(users)),
+            ("event_time", utc_micros(times)),
+        ],
+    );
+    let outcome = run_ok(work, &[]);
+    report(&work.path("out"), outcome.run_id())
+}
+
 /// A row that fails on its user and has no plausible time either is rejected for its user,
 /// and its time says nothing of its day: it is kept under the dt= folder it came in. (These
 /// rows once got no day at all, fell out of the rejects table, and failed the run's count.)
@@ -835,28 +855,18 @@ fn rows_that_cannot_be_sessionized_are_counted_and_kept_in_the_rejects_table() {
 fn a_row_without_user_or_plausible_time_is_rejected_under_its_folders_day() {
     let work = Work::new();
     let t = at("2026-11-05 07:00:00");
-    work.write_parquet(
-        "in/dt=2026-11-05/events.parquet",
-        vec![
-            (
-                "event_id",
-                texts(&["ok", "no-user-no-time", "no-user-old-time", "blank-future"]),
-            ),
-            ("user_id", strings(&[Some("u"), None, None, Some(" ")])),
-            (
-                "event_time",
-                utc_micros(&[
-                    Some(t),
-                    None,
-                    Some(at("1985-06-01 00:00:00")),
-                    Some(at("2099-01-01 00:00:00")),
-                ]),
-            ),
+    let report = run_over_one_folder(
+        &work,
+        &["ok", "no-user-no-time", "no-user-old-time", "blank-future"],
+        &[Some("u"), None, None, Some(" ")],
+        &[
+            Some(t),
+            None,
+            Some(at("1985-06-01 00:00:00")),
+            Some(at("2099-01-01 00:00:00")),
         ],
     );
-    let outcome = run_ok(&work, &[]);
     let out = work.path("out");
-    let report = report(&out, outcome.run_id());
     assert_counts(
         &report,
         4,
@@ -890,34 +900,14 @@ fn a_row_without_user_or_plausible_time_is_rejected_under_its_folders_day() {
 fn an_event_id_shared_with_a_rejected_row_is_deduplicated_without_it() {
     let work = Work::new();
     let t = at("2026-11-05 07:00:00");
-    work.write_parquet(
-        "in/dt=2026-11-05/events.parquet",
-        vec![
-            (
-                "event_id",
-                texts(&["once", "once", "twice", "twice", "twice", "never", "never"]),
-            ),
-            (
-                "user_id",
-                strings(&[Some("u"), None, Some("u"), Some("u"), None, None, Some("")]),
-            ),
-            (
-                "event_time",
-                utc_micros(&[
-                    Some(t),
-                    Some(t),
-                    Some(t + MINUTE),
-                    Some(t + MINUTE),
-                    Some(t + MINUTE),
-                    Some(t),
-                    Some(t),
-                ]),
-            ),
-        ],
+    let (one, two) = (Some(t), Some(t + MINUTE));
+    let report = run_over_one_folder(
+        &work,
+        &["once", "once", "twice", "twice", "twice", "never", "never"],
+        &[Some("u"), None, Some("u"), Some("u"), None, None, Some("")],
+        &[one, one, two, two, two, one, one],
     );
-    let outcome = run_ok(&work, &[]);
     let out = work.path("out");
-    let report = report(&out, outcome.run_id());
     assert_counts(
         &report,
         7,
