@@ -7,6 +7,8 @@
 --   {{ input_glob }}  the generated events, e.g. bench/.work/events-.../**/*.parquet
 --   {{ output_dir }}  an empty directory; each table goes to <output_dir>/<table>/dt=…/
 --   {{ timeout_us }}  the inactivity timeout in microseconds (30 minutes: 1800000000)
+--   {{ channels_dir }} sessionize's data/channels: the source aliases and GA4's source
+--                      categories it has built in
 --
 -- Written for the generated events (`sessionize generate`): they have no utm_* columns, so,
 -- as sessionize does then, UTM values come from the first event's URL query string.
@@ -14,6 +16,25 @@
 -- page views are event_name = 'page_view', conversions 'purchase', days in UTC.
 
 set timezone = 'UTC';
+
+-- statement 0: the lists attribution is normalised with, as sessionize has them built in
+-- (a pattern may hold a comma, as in {2,3}: the source is what follows the last one)
+create or replace temp table source_aliases as
+select
+    regexp_extract(line, '^(.*),([^,]*)$', 1) as pattern,
+    regexp_extract(line, '^(.*),([^,]*)$', 2) as source,
+    row_number() over () as alias_order
+from read_csv(
+    '{{ channels_dir }}/source_aliases.csv',
+    header = true, delim = '\t', quote = '', columns = {'line': 'varchar'}
+);
+
+create or replace temp table search_engines as
+select distinct source
+from read_csv(
+    '{{ channels_dir }}/ga4_source_categories.csv', header = true, delim = ',', all_varchar = true
+)
+where source_category = 'SOURCE_CATEGORY_SEARCH';
 
 -- statement 1: one row per session, kept in memory for the metrics and written out
 create or replace temp table sessions as
@@ -201,8 +222,75 @@ attributed as (
         *,
         coalesce(utm_source, utm_medium, utm_campaign) is not null as has_utm,
         referrer_host is not null
-            and referrer_host <> coalesce(first_event_host, '') as has_external_referrer
+            and referrer_host <> coalesce(first_event_host, '') as has_external_referrer,
+        -- the ad network whose click id the landing URL carries
+        case
+            when regexp_matches(first_event_url, '[?&](gclid|gbraid|wbraid|dclid)=') then 'google'
+            when regexp_matches(first_event_url, '[?&]msclkid=') then 'bing'
+            when regexp_matches(first_event_url, '[?&]fbclid=') then 'facebook'
+        end as click_source
     from url_parts
+),
+
+-- the attribution as it came (sessions.sql)
+raw_attribution as (
+    select
+        *,
+        case
+            when has_utm then coalesce(utm_source, '(not set)')
+            when has_external_referrer then referrer_host
+            else '(direct)'
+        end as raw_source,
+        case
+            when has_utm then coalesce(utm_medium, '(not set)')
+            when has_external_referrer then 'referral'
+            else '(none)'
+        end as raw_medium,
+        case
+            when has_utm then coalesce(utm_campaign, '(not set)')
+            when has_external_referrer then '(referral)'
+            else '(direct)'
+        end as raw_campaign
+    from attributed
+),
+
+-- normalised as session_sources.sql does: trimmed and lower-cased, a click id where there
+-- is no UTM, one name per source from the alias list (the first pattern in file order), a
+-- referral from a search engine as organic search
+clicked as (
+    select
+        *,
+        case
+            when not has_utm and click_source is not null then click_source
+            else lower(trim(raw_source))
+        end as plain_source,
+        case
+            when not has_utm and click_source in ('google', 'bing') then 'cpc'
+            when not has_utm and click_source = 'facebook' then 'referral'
+            else lower(trim(raw_medium))
+        end as plain_medium,
+        trim(raw_campaign) as clean_campaign
+    from raw_attribution
+),
+
+aliased as (
+    select
+        distinct_sources.plain_source,
+        arg_min(source_aliases.source, source_aliases.alias_order) as alias
+    from (select distinct plain_source from clicked) as distinct_sources
+    join source_aliases on regexp_matches(distinct_sources.plain_source, source_aliases.pattern)
+    group by distinct_sources.plain_source
+),
+
+normalised as (
+    select
+        clicked.*,
+        coalesce(aliased.alias, clicked.plain_source) as clean_source,
+        not clicked.has_utm and clicked.plain_medium = 'referral'
+            and coalesce(aliased.alias, clicked.plain_source) in (select source from search_engines)
+            as is_organic_search
+    from clicked
+    left join aliased on clicked.plain_source = aliased.plain_source
 ),
 
 final as (
@@ -218,21 +306,9 @@ final as (
         landing_page,
         exit_page,
         referrer,
-        case
-            when has_utm then coalesce(utm_source, '(not set)')
-            when has_external_referrer then referrer_host
-            else '(direct)'
-        end as source,
-        case
-            when has_utm then coalesce(utm_medium, '(not set)')
-            when has_external_referrer then 'referral'
-            else '(none)'
-        end as medium,
-        case
-            when has_utm then coalesce(utm_campaign, '(not set)')
-            when has_external_referrer then '(referral)'
-            else '(direct)'
-        end as campaign,
+        clean_source as source,
+        case when is_organic_search then 'organic' else plain_medium end as medium,
+        case when is_organic_search then '(organic)' else clean_campaign end as campaign,
         device,
         country,
         page_view_count <= 1 as is_bounce,
@@ -244,7 +320,7 @@ final as (
         session_number = 1 as is_new_user,
         -- the UTC day the session started (the connection's time zone is UTC)
         cast(cast(session_start as date) as varchar) as dt
-    from attributed
+    from normalised
 )
 
 select * from final;
