@@ -50,7 +50,7 @@ collapsed as (
 ),
 
 -- step 2: numbered on from the user's history (a dated run's sessions that start after its
--- days are kept here, to be counted as other days' rows, and dropped by session_sources)
+-- days are kept here, to be counted as other days' rows, and dropped by classified_sessions)
 numbered as (
     select
         collapsed.* exclude (session_index),
