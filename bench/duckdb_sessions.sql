@@ -29,8 +29,9 @@ from read_csv(
     header = true, delim = '\t', quote = '', columns = {'line': 'varchar'}
 );
 
+-- (sources lower-cased, as sessionize loads them)
 create or replace temp table search_engines as
-select distinct source
+select distinct lower(source) as source
 from read_csv(
     '{{ channels_dir }}/ga4_source_categories.csv', header = true, delim = ',', all_varchar = true
 )

@@ -3,7 +3,7 @@
 -- Inputs: sessions, session_sources (each raw attribution normalised), traffic_channels,
 --         user_agent_lookup (each distinct user agent parsed once, by src/user_agents.rs).
 -- Parameters: $days_end_us (sessions that start after a dated run's days belong to a later
---             run, and are left out here, as in session_sources).
+--             run, and are left out here).
 -- The data's own device wins; the user agent fills in where the data has none.
 
 with

@@ -1,17 +1,17 @@
 -- session_sources: each raw attribution the run's sessions carry, as marketers read it.
 -- Grain: one row per distinct (raw_source, raw_medium, raw_campaign, has_utm, click_source)
 --        of the sessions; classified_sessions brings the result back to every session.
--- Inputs: sessions (held in memory by the pipeline: raw attribution, UTM, else the
---         referrer's host, else direct; the click id of the landing URL),
+-- Inputs: sessions (materialised by the pipeline: raw attribution, UTM, else the referrer's
+--         host, else direct; the click id of the landing URL where there is no UTM),
 --         source_aliases (data/channels/source_aliases.csv), source_categories (GA4's list).
 -- Normalises what real UTM data looks like: case and whitespace; aliases (fb,
 -- m.facebook.com → facebook; www.google.co.uk → google); click ids on the landing URL when
 -- there is no UTM (gclid → google / cpc, msclkid → bing / cpc, fbclid → facebook); a referral
 -- from a search engine is organic search.
 -- Worked out once per distinct attribution, and kept (materialised) by the pipeline: a site
--- has far fewer of them than sessions, and every session table reads them.
--- Parameters: $days_end_us (sessions that start after a dated run's days belong to a later
---             run, and are left out here).
+-- has far fewer of them than sessions, and traffic_channels and classified_sessions both
+-- read them. The sessions of a dated run's later days are left out by classified_sessions
+-- alone: their attributions here are a few harmless extra rows.
 
 with
 
@@ -23,20 +23,17 @@ raw as (
         has_utm,
         click_source
     from sessions
-    where arrow_cast(session_start, 'Int64') < $days_end_us
 ),
 
 -- step 1: trimmed and lower-cased, as GA4 compares them; a click id speaks where no UTM does
+-- (sessions has one only then)
 clicked as (
     select
         *,
+        coalesce(click_source, lower(trim(raw_source))) as plain_source,
         case
-            when not has_utm and click_source is not null then click_source
-            else lower(trim(raw_source))
-        end as plain_source,
-        case
-            when not has_utm and click_source in ('google', 'bing') then 'cpc'
-            when not has_utm and click_source = 'facebook' then 'referral'
+            when click_source in ('google', 'bing') then 'cpc'
+            when click_source = 'facebook' then 'referral'
             else lower(trim(raw_medium))
         end as plain_medium,
         trim(raw_campaign) as clean_campaign

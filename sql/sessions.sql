@@ -91,15 +91,7 @@ attributed as (
         *,
         coalesce(utm_source, utm_medium, utm_campaign) is not null as has_utm,
         referrer_host is not null
-            and referrer_host <> coalesce(first_event_host, '') as has_external_referrer,
-        -- the ad network whose click id the landing URL carries, which session_sources reads
-        -- where there is no UTM (worked out here, once per session, so that the attribution
-        -- is normalised once per distinct value rather than once per session)
-        case
-            when regexp_like(first_event_url, '[?&](gclid|gbraid|wbraid|dclid)=') then 'google'
-            when regexp_like(first_event_url, '[?&]msclkid=') then 'bing'
-            when regexp_like(first_event_url, '[?&]fbclid=') then 'facebook'
-        end as click_source
+            and referrer_host <> coalesce(first_event_host, '') as has_external_referrer
     from url_parts
 ),
 
@@ -146,7 +138,15 @@ final as (
         cast(cast(to_local_time(session_start) as date) as varchar) as dt,
         -- internal: for session_sources and classified_sessions
         has_utm,
-        click_source,
+        -- the ad network whose click id the landing URL carries, which speaks where there is
+        -- no UTM (worked out here, once per session, so that session_sources normalises the
+        -- attribution once per distinct value rather than once per session)
+        case
+            when has_utm then null
+            when regexp_like(first_event_url, '[?&](gclid|gbraid|wbraid|dclid)=') then 'google'
+            when regexp_like(first_event_url, '[?&]msclkid=') then 'bing'
+            when regexp_like(first_event_url, '[?&]fbclid=') then 'facebook'
+        end as click_source,
         user_agent,
         page_paths
     from attributed

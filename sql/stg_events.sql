@@ -78,7 +78,9 @@ checked as (
     from keyed
 ),
 
--- why a row cannot be placed in a session, if it cannot (the first check it fails)
+-- why a row cannot be placed in a session, if it cannot (the first check it fails). The
+-- checks here and in `checked` are the same list and must stay so: a check missing here
+-- shows as the catch-all reason below, rather than letting a failing row through.
 classified as (
     select
         checked.* exclude (passes_string_checks),
@@ -108,6 +110,7 @@ classified as (
                 when octet_length(checked.user_agent) > $max_string_bytes
                     then 'user_agent too long'
                 when octet_length(checked.country) > $max_string_bytes then 'country too long'
+                else 'failed a row check'
             end
         end as reject_reason,
         cast(cast(to_local_time(checked.event_time) as date) as varchar) as event_day,

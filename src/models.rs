@@ -86,8 +86,8 @@ pub const LATE_MODELS: &[Model] = &[model!("late_days")];
 pub const ELSEWHERE_MODELS: &[Model] = &[model!("rows_elsewhere")];
 
 /// Each distinct raw attribution of the sessions, normalised: materialised once the
-/// `sessions` model is (`SESSION_SOURCES_MODEL`), as every session table joins it and
-/// `traffic_channels` reads it.
+/// `sessions` model is (`SESSION_SOURCES_MODEL`), as `traffic_channels` and
+/// `classified_sessions` read it, and every table of sessions reads `classified_sessions`.
 pub const SOURCE_MODELS: &[Model] = &[model!("session_sources")];
 pub const SESSION_SOURCES_MODEL: &str = "session_sources";
 
@@ -113,7 +113,8 @@ pub const BOT_SESSIONS_OUTPUT_MODEL: &str = "bot_sessions_output";
 pub const METRICS_BASE_MODELS: &[Model] = &[model!("metrics_base")];
 pub const METRICS_BASE_MODEL: &str = "metrics_base";
 
-/// The metrics tables, from the materialised `metrics_base`.
+/// The metrics tables, from the materialised `metrics_base` (the exit pages, which count
+/// each page a session viewed, from `classified_sessions`).
 pub const METRIC_MODELS: &[Model] = &[
     model!("metrics_daily"),
     model!("metrics_by_source"),

@@ -79,9 +79,7 @@ fn a_memory_limit_and_a_temp_dir_change_nothing_written() {
 
 /// A limit far below what the sort of all events needs: the sorts, the repartitioning in
 /// front of them and the session aggregate have to spill to disk, and what they spill comes
-/// back complete and in order. (200,000 events: with half as many, how much spills depends
-/// on the moment the other consumers of the pool ask for memory, and came near the bound
-/// asserted below.)
+/// back complete and in order.
 #[test]
 fn a_run_that_must_spill_writes_what_an_unlimited_run_writes() {
     let work = Work::new();
@@ -101,7 +99,9 @@ fn a_run_that_must_spill_writes_what_an_unlimited_run_writes() {
     assert_eq!(tables(&work.path("free")), tables(&work.path("spilled")));
     let report = newest_report(&work.path("spilled"));
     let spilled = report["memory"]["spilled_bytes"].as_u64().unwrap();
-    // the sort alone holds every event's columns, well over the pool's 32 MiB
+    // more than the whole pool (32 MiB) went to disk: not a spill of a few stray batches.
+    // How much spills depends on when the pool's other consumers ask for memory: 80-90 MB
+    // at these 200,000 events, 30-50 MB at 100,000, too near the bound to test it there
     assert!(spilled > 32 * 1024 * 1024, "{}", report["memory"]);
     let free = newest_report(&work.path("free"));
     assert_eq!(free["memory"]["spilled_bytes"].as_u64(), Some(0));
