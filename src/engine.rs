@@ -2,8 +2,8 @@
 //! variable on top (`DATAFUSION_EXECUTION_TARGET_PARTITIONS=4`, …), as datafusion-cli does,
 //! and our functions the engine does not have (`session_index`, `url_host`,
 //! `url_parameter`). Also the resources every session of the process shares: the memory
-//! limit, where spills and scratch files go, and what was spilled. And where a run's job runs: in this process, or on a Ballista cluster
-//! (`cluster.rs`, `--features distributed`).
+//! limit, where spills and scratch files go, and what was spilled. And where a run's job
+//! runs: in this process, or on a Ballista cluster (`cluster.rs`, `--features distributed`).
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -169,7 +169,7 @@ pub fn peak_memory_bytes() -> u64 {
 /// look up a few hundred pages. With a memory limit, that is the difference between
 /// finishing and failing, as hash joins cannot spill.
 pub fn context() -> Result<SessionContext> {
-    Ok(session(job_config()?))
+    session(job_config()?)
 }
 
 /// The settings of the job's models, in this process or on a cluster: ours, joins as
@@ -186,14 +186,14 @@ pub fn query_context() -> Result<SessionContext> {
 }
 
 fn context_with(adjust: impl FnOnce(&mut ConfigOptions)) -> Result<SessionContext> {
-    Ok(session(config_with(adjust)?))
+    session(config_with(adjust)?)
 }
 
 /// A session of this process's engine with these settings, our functions registered.
-fn session(config: SessionConfig) -> SessionContext {
+fn session(config: SessionConfig) -> Result<SessionContext> {
     let mut ctx = SessionContext::new_with_config_rt(config, runtime());
-    register_functions(&mut ctx).expect("registering a function in a new session cannot fail");
-    ctx
+    register_functions(&mut ctx)?;
+    Ok(ctx)
 }
 
 /// Registers the functions the models call that the engine does not have: `session_index`
@@ -238,8 +238,7 @@ fn config_with(adjust: impl FnOnce(&mut ConfigOptions)) -> Result<SessionConfig>
         // Under a memory limit they cost more than they save (more to spill, and a batch is
         // what each operator may always hold): 43 s to 48 s at 10 million events in 1 GiB.
         options.execution.batch_size = ConfigNonZeroUsize::try_new(32 * 1024)?;
-    }
-    if memory_limited() {
+    } else {
         // A repartitioning that spills writes to one file per spilling input, and in
         // DataFusion 55 its reader can wait on a drained open file while the batch it needs
         // is in another (apache/datafusion#24883, fixed after 55): the run hangs. A file per
