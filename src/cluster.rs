@@ -57,6 +57,7 @@ use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::TaskContext;
 use datafusion::execution::context::QueryPlanner;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_expr::PhysicalExpr;
@@ -93,11 +94,11 @@ impl Cluster {
     }
 
     /// Starts a scheduler and an executor in this process, on a free port of localhost. The
-    /// executor runs tasks with the session set up here: its stores (local disk and the
-    /// run's S3 buckets) and our functions.
+    /// executor runs tasks with the session set up here: our functions, and the process's
+    /// runtime, whose stores (local disk and the run's S3 buckets) the run registered when
+    /// it started.
     pub async fn standalone(settings: &RunSettings) -> Result<Self> {
         let state = client_state(settings)?;
-        crate::storage::register_stores(&SessionContext::new_with_state(state.clone()), settings)?;
         let address = ballista_scheduler::standalone::new_standalone_scheduler_from_state(&state)
             .await
             .map_err(|e| anyhow!("cannot start the in-process Ballista scheduler: {e}"))?;
@@ -251,7 +252,7 @@ impl QueryPlanner for BoundedJobs {
 
 /// A Ballista job (`DistributedQueryExec`) that fails once `timeout` has passed since it
 /// was sent, naming the job and the engine.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct JobDeadlineExec {
     job: Arc<dyn ExecutionPlan>,
     timeout: Duration,
@@ -328,11 +329,7 @@ impl ExecutionPlan for JobDeadlineExec {
     ) -> datafusion::error::Result<SendableRecordBatchStream> {
         let deadline = tokio::time::Instant::now() + self.timeout;
         let batches = self.job.execute(partition, context)?;
-        let this = Arc::new(JobDeadlineExec {
-            job: self.job.clone(),
-            timeout: self.timeout,
-            engine: self.engine.clone(),
-        });
+        let this = Arc::new(self.clone());
         // the job's stream yields when the job has finished: until then, the clock runs
         let bounded = futures::stream::unfold(Some(batches), move |batches| {
             let this = this.clone();
@@ -379,20 +376,22 @@ fn client_state(settings: &RunSettings) -> Result<SessionState> {
     let config = cluster_config(S3Options::from_settings(&settings.s3))?;
     // the process's runtime: the in-process executor spills and reads stores through it;
     // the in-process scheduler plans with this very state
-    let mut state = SessionStateBuilder::new()
-        .with_config(config)
-        .with_runtime_env(crate::engine::runtime())
-        .with_default_features()
-        .with_physical_optimizer_rule(Arc::new(MeteredConstantLeaves))
-        .build();
-    crate::engine::register_functions(&mut state)?;
-    Ok(state)
+    Ok(state(config, crate::engine::runtime())?)
 }
 
 /// The session a scheduler plans with and an executor runs tasks in, from the settings the
 /// client sent: stores built from its `s3.*`, and our functions.
 fn server_state(config: SessionConfig) -> datafusion::error::Result<SessionState> {
-    let runtime = runtime(&config)?;
+    let runtime = runtime(&config, None)?;
+    state(config, runtime)
+}
+
+/// Every session of a cluster, the client's and the servers': our functions, and the
+/// scheduler's last planning step (`MeteredConstantLeaves`).
+fn state(
+    config: SessionConfig,
+    runtime: Arc<RuntimeEnv>,
+) -> datafusion::error::Result<SessionState> {
     let mut state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
@@ -469,10 +468,12 @@ impl PhysicalOptimizerRule for MeteredConstantLeaves {
     }
 }
 
-/// The settings a scheduler or an executor starts from, before the client's are applied.
-fn server_config() -> SessionConfig {
-    cluster_config(S3Options::default())
-        .unwrap_or_else(|_| SessionConfig::new().with_option_extension(S3Options::default()))
+/// The settings a scheduler or an executor starts from, before the client's are applied:
+/// built once, when the server starts (a bad `DATAFUSION_*` variable stops it there), and
+/// handed out as they are to every session.
+fn server_config() -> Result<ConfigProducer> {
+    let config = cluster_config(S3Options::default())?;
+    Ok(Arc::new(move || config.clone()))
 }
 
 /// `sessionize scheduler`.
@@ -495,7 +496,7 @@ pub async fn run_scheduler(options: SchedulerOptions) -> Result<()> {
         external_host: options.external_host,
         ..SchedulerConfig::default()
     }
-    .with_override_config_producer(Arc::new(server_config))
+    .with_override_config_producer(server_config()?)
     .with_override_session_builder(Arc::new(server_state));
     let cluster = BallistaCluster::new_from_config(&config)
         .await
@@ -527,7 +528,13 @@ pub struct ExecutorOptions {
 /// until the process is stopped.
 pub async fn run_executor(options: ExecutorOptions) -> Result<()> {
     let defaults = ExecutorProcessConfig::default();
+    let server_config = server_config()?;
     let functions: BallistaFunctionRegistry = (&server_state(server_config())?).into();
+    // spills go where the shuffle files do when a --work-dir is given, as in Ballista's own
+    // executor
+    let spill_dir = options.work_dir.clone();
+    let runtime_producer: RuntimeProducer =
+        Arc::new(move |config| runtime(config, spill_dir.as_deref()));
     let config = ExecutorProcessConfig {
         scheduler_host: options.scheduler_host,
         scheduler_port: options.scheduler_port,
@@ -538,8 +545,8 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<()> {
         vcores: options.vcores.unwrap_or(defaults.vcores),
         work_dir: options.work_dir,
         override_function_registry: Some(Arc::new(functions)),
-        override_config_producer: Some(Arc::new(server_config)),
-        override_runtime_producer: Some(Arc::new(runtime)),
+        override_config_producer: Some(server_config),
+        override_runtime_producer: Some(runtime_producer),
         ..defaults
     };
     start_executor_process(Arc::new(config))

@@ -603,7 +603,8 @@ fn quoted(names: &[&str]) -> String {
         .join(", ")
 }
 
-fn s3_settings(section: &S3Section) -> Result<S3Settings, (&'static str, String)> {
+/// The `[s3]` settings, defaults filled in; an error names the key.
+pub(crate) fn s3_settings(section: &S3Section) -> Result<S3Settings, (&'static str, String)> {
     let retry_timeout = parse_duration(section.retry_timeout.as_deref().unwrap_or("30s"))
         .map_err(|m| ("s3.retry_timeout", m))?;
     Ok(S3Settings {

@@ -795,20 +795,17 @@ pub mod cluster {
             }
         }
 
+        /// The settings, with the defaults a run's `[s3]` has (`config::s3_settings`).
         fn settings(&self) -> Result<S3Settings> {
-            let retry_timeout = match &self.retry_timeout {
-                Some(text) => crate::config::parse_duration(text).map_err(|m| {
-                    DataFusionError::Configuration(format!("s3.retry_timeout: {m}"))
-                })?,
-                None => std::time::Duration::from_secs(30),
-            };
-            Ok(S3Settings {
+            let section = crate::config::S3Section {
                 endpoint: self.endpoint.clone(),
                 region: self.region.clone(),
                 allow_http: self.allow_http,
-                max_retries: self.max_retries.unwrap_or(5),
-                retry_timeout,
-            })
+                max_retries: self.max_retries,
+                retry_timeout: self.retry_timeout.clone(),
+            };
+            crate::config::s3_settings(&section)
+                .map_err(|(key, m)| DataFusionError::Configuration(format!("{key}: {m}")))
         }
     }
 
@@ -878,8 +875,9 @@ pub mod cluster {
     }
 
     /// The runtime of a scheduler's or an executor's session: S3 stores built, per bucket,
-    /// from the session's `s3.*` settings, as a run builds its own.
-    pub fn runtime(config: &SessionConfig) -> Result<Arc<RuntimeEnv>> {
+    /// from the session's `s3.*` settings, as a run builds its own; spills under
+    /// `spill_dir`, else the system's temporary directory.
+    pub fn runtime(config: &SessionConfig, spill_dir: Option<&str>) -> Result<Arc<RuntimeEnv>> {
         let options = config
             .options()
             .extensions
@@ -891,11 +889,11 @@ pub mod cluster {
             buckets: Mutex::default(),
             others: DefaultObjectStoreRegistry::new(),
         };
-        Ok(Arc::new(
-            RuntimeEnvBuilder::new()
-                .with_object_store_registry(Arc::new(registry))
-                .build()?,
-        ))
+        let mut builder = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(registry));
+        if let Some(dir) = spill_dir {
+            builder = builder.with_temp_file_path(dir);
+        }
+        Ok(Arc::new(builder.build()?))
     }
 
     /// Local files as usual; an S3 bucket's store built the first time it is asked for.
