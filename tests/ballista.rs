@@ -6,7 +6,7 @@
 //! runs.
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
@@ -203,45 +203,43 @@ fn a_cluster_of_sessionize_scheduler_and_executor_gives_the_local_engines_tables
     let work = Work::new();
     let prefix = local_reference(&work, &s3, 32);
 
-    let scheduler_port = free_port();
-    let mut scheduler = Server(
-        Command::new(env!("CARGO_BIN_EXE_sessionize"))
-            .args(["scheduler", "--port", &scheduler_port.to_string()])
-            // the scheduler lists the files it plans over
-            .env("AWS_ACCESS_KEY_ID", &s3.key)
-            .env("AWS_SECRET_ACCESS_KEY", &s3.secret)
-            .env("AWS_REGION", "us-east-1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    // each server with the S3 credentials in its own environment (the scheduler lists the
+    // files it plans over)
+    let spawn = |args: &[&str]| {
+        Server(
+            work.command(args)
+                .env("AWS_ACCESS_KEY_ID", &s3.key)
+                .env("AWS_SECRET_ACCESS_KEY", &s3.secret)
+                .env("AWS_REGION", "us-east-1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let scheduler_port = free_port().to_string();
+    let mut scheduler = spawn(&["scheduler", "--port", &scheduler_port]);
+    wait_for_port(
+        scheduler_port.parse().unwrap(),
+        &mut scheduler,
+        "the scheduler",
     );
-    wait_for_port(scheduler_port, &mut scheduler, "the scheduler");
     let (flight_port, grpc_port) = (free_port(), free_port());
-    let mut executor = Server(
-        Command::new(env!("CARGO_BIN_EXE_sessionize"))
-            .args([
-                "executor",
-                "--scheduler-port",
-                &scheduler_port.to_string(),
-                "--port",
-                &flight_port.to_string(),
-                "--grpc-port",
-                &grpc_port.to_string(),
-                "--vcores",
-                "2",
-                "--work-dir",
-                &work.path("executor").to_string_lossy(),
-            ])
-            .env("AWS_ACCESS_KEY_ID", &s3.key)
-            .env("AWS_SECRET_ACCESS_KEY", &s3.secret)
-            .env("AWS_REGION", "us-east-1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    std::fs::create_dir_all(work.path("executor")).unwrap();
+    let executor_dir = work.path("executor");
+    std::fs::create_dir_all(&executor_dir).unwrap();
+    let mut executor = spawn(&[
+        "executor",
+        "--scheduler-port",
+        &scheduler_port,
+        "--port",
+        &flight_port.to_string(),
+        "--grpc-port",
+        &grpc_port.to_string(),
+        "--vcores",
+        "2",
+        "--work-dir",
+        &executor_dir.to_string_lossy(),
+    ]);
     wait_for_port(flight_port, &mut executor, "the executor");
 
     work.write(
@@ -273,6 +271,23 @@ fn a_cluster_of_sessionize_scheduler_and_executor_gives_the_local_engines_tables
         "cluster",
         "sessionize scheduler and executor, S3 in and out",
     );
+    // the executor ran the job's tasks: their shuffle files are under its work directory (a
+    // run that quietly ran in its own process would leave it empty)
+    let shuffled = files_under(&executor_dir);
+    assert!(
+        shuffled > 0,
+        "no task output under {}",
+        executor_dir.display()
+    );
+}
+
+/// How many files there are under `dir`, at any depth.
+fn files_under(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .map(|path| if path.is_dir() { files_under(&path) } else { 1 })
+        .sum()
 }
 
 #[test]
@@ -280,14 +295,14 @@ fn a_cluster_engine_refuses_a_local_output_before_anything_runs() {
     let work = Work::new();
     generate(&work, 33, "in");
     let message = "the ballista engine cannot write to the local path";
+    work.write(
+        "cluster.toml",
+        "[engine]\nkind = \"ballista\"\nscheduler = \"df://127.0.0.1:1\"\n",
+    );
     for args in [
         &["--engine", "ballista", "--scheduler", "df://127.0.0.1:1"][..],
         &["--config", "cluster.toml"][..],
     ] {
-        work.write(
-            "cluster.toml",
-            "[engine]\nkind = \"ballista\"\nscheduler = \"df://127.0.0.1:1\"\n",
-        );
         let outcome =
             work.sessionize(&[&["run", "--input", "in", "--output", "out"][..], args].concat());
         assert_eq!(outcome.code, Some(2), "{args:?}: {}", outcome.stderr);
