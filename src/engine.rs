@@ -151,6 +151,19 @@ pub fn spilled_bytes() -> u64 {
     SPILLED_BYTES.load(Ordering::Relaxed)
 }
 
+/// Hands what the last query freed back to the system. glibc keeps the memory a thread
+/// frees in that thread's arena, for its own later allocations; over the job's stages, each
+/// with buffers of other sizes, the process's resident memory only grew. At 100 million
+/// events under a 2 GiB limit it sat at 1.86 GB between stages, and the metrics stage's
+/// own peak came on top of it. Trimming after each query costs a few milliseconds.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the allocator's arenas to the system
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// The process's peak resident memory so far, in bytes.
 pub fn peak_memory_bytes() -> u64 {
     // SAFETY: getrusage only writes the struct it is given

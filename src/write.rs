@@ -237,6 +237,7 @@ pub async fn copy_to_parquet(
     let physical = state.create_physical_plan(&plan).await?;
     let result = datafusion::physical_plan::collect(physical.clone(), state.task_ctx()).await;
     crate::engine::record_spills(physical.as_ref());
+    crate::engine::release_freed_memory();
     Ok(result?
         .iter()
         .filter_map(|batch| batch.column(0).as_any().downcast_ref::<UInt64Array>())
