@@ -14,8 +14,11 @@
 -- A user's events start at the session an earlier run may have left open (session_anchors),
 -- else at the start of this run's days: the first event read is always a session's first,
 -- so `session_index` (1, 2, … per user) needs nothing from before it.
--- Every window orders by (event_time, event_key): a total order, so the result does not
--- depend on input order, file order or thread count.
+-- Every window orders each user's events by (event_time, event_key): a total order, so the
+-- result does not depend on input order, file order or thread count. The windows are
+-- partitioned by a bucket of users (user_bucket), not by user, and ordered by user first:
+-- the engine's bookkeeping per window partition cost more than the pass itself with one
+-- user per partition (src/session_window.rs).
 
 with
 
@@ -38,7 +41,8 @@ in_window as (
     select
         anchored.* exclude (anchor_us),
         case when anchored.is_page_view then page_paths.page_path end as page_path,
-        arrow_cast(anchored.event_time, 'Int64') as event_us
+        arrow_cast(anchored.event_time, 'Int64') as event_us,
+        user_bucket(anchored.user_id) as user_bucket
     from page_paths
     right join anchored on anchored.page_url = page_paths.page_url
     where arrow_cast(anchored.event_time, 'Int64') >= coalesce(anchored.anchor_us, $days_start_us)
@@ -73,11 +77,11 @@ campaigns as (
 forced_starts as (
     select
         *,
-        $split_at_midnight and event_day <> lag(event_day) over (
-            partition by user_id
-            order by event_time, event_key
-        ) as is_forced_start
+        $split_at_midnight
+            and event_day <> lag(event_day) over user_events
+            and user_id = lag(user_id) over user_events as is_forced_start
     from campaigns
+    window user_events as (partition by user_bucket order by user_id, event_time, event_key)
 ),
 
 -- step 4: one pass in event order per user: a new session after the timeout, once the
@@ -87,6 +91,7 @@ indexed as (
     select
         * exclude (event_us, campaign_key, is_forced_start),
         session_index(
+            user_id,
             event_us,
             $timeout_us,
             $max_duration_us,
@@ -94,12 +99,13 @@ indexed as (
             coalesce(is_forced_start, false),
             campaign_key
         ) over user_events as session_index,
-        -- the event's place in the user's events: the sessions aggregate orders its first
-        -- and last values by this one integer, as cheap to compare as (event_time, event_key)
-        -- is dear (a timestamp and a string, per row and per value)
+        -- the event's place in its bucket's events, so also in its user's: the sessions
+        -- aggregate orders its first and last values by this one integer, as cheap to
+        -- compare as (event_time, event_key) is dear (a timestamp and a string, per row and
+        -- per value)
         row_number() over user_events as event_seq
     from forced_starts
-    window user_events as (partition by user_id order by event_time, event_key)
+    window user_events as (partition by user_bucket order by user_id, event_time, event_key)
 ),
 
 final as (

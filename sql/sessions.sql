@@ -18,6 +18,7 @@ events as (
 -- step 1: collapse each session, taking first and last values in event order
 collapsed as (
     select
+        user_bucket,
         user_id,
         session_index,
         min(event_time) as session_start,
@@ -46,14 +47,17 @@ collapsed as (
         -- summed as decimals: a float sum depends on the order rows arrive in
         cast(coalesce(sum(cast(revenue as decimal(38, 9))), 0) as double) as revenue
     from events
-    group by user_id, session_index
+    -- the bucket too, though the user decides it: the events arrive ordered by bucket and
+    -- user, and grouping by both lets the engine finish each user's sessions as the next
+    -- user begins, rather than hold every session to the end
+    group by user_bucket, user_id, session_index
 ),
 
 -- step 2: numbered on from the user's history (a dated run's sessions that start after its
 -- days are kept here, to be counted as other days' rows, and dropped by classified_sessions)
 numbered as (
     select
-        collapsed.* exclude (session_index),
+        collapsed.* exclude (user_bucket, session_index),
         coalesce(sessions_before.sessions_before, 0) + collapsed.session_index
             as session_number
     -- the users on the left, as there are fewer of them than sessions: a join's hash table

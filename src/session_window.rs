@@ -1,4 +1,5 @@
-//! `session_index`, the window function that assigns events to sessions in one pass.
+//! `session_index`, the window function that assigns events to sessions in one pass, and
+//! `user_bucket`, which spreads users over the few partitions that pass runs in.
 //!
 //! SQL window functions alone cannot express a session split by maximum duration: where the
 //! next session starts depends on where the current one started, which depends on the split
@@ -6,39 +7,53 @@
 //! like any other (`sql/sessionized_events.sql`):
 //!
 //! ```sql
-//! session_index(event_us, timeout_us, max_duration_us, new_session_on_equal_gap,
+//! session_index(user_id, event_us, timeout_us, max_duration_us, new_session_on_equal_gap,
 //!               is_forced_start, campaign_key)
-//!     over (partition by user_id order by event_time, event_key)
+//!     over (partition by user_bucket(user_id) order by user_id, event_time, event_key)
 //! ```
 //!
-//! It numbers the sessions of each partition 1, 2, 3, … in row order. A row opens a session
-//! when it is the partition's first, when the gap since the previous row exceeds the timeout
-//! (or equals it, with `new_session_on_equal_gap`), or when it comes `max_duration_us` or
-//! more after the current session's first row (0: no maximum), when its `is_forced_start` is
-//! true (the `universal` preset's midnight split, decided in SQL), or when it brings a
-//! `campaign_key` other than the last one seen in the current session (the `universal`
-//! preset's campaign split; NULL: the row brings none). The campaign is compared within the
-//! session only, never with an earlier session's: so a session depends on nothing before its
-//! first row, which is what lets a dated run continue a session from its first event.
+//! It numbers each user's sessions 1, 2, 3, … in row order. A row opens a session when it is
+//! its user's first, when the gap since the previous row exceeds the timeout (or equals it,
+//! with `new_session_on_equal_gap`), or when it comes `max_duration_us` or more after the
+//! current session's first row (0: no maximum), when its `is_forced_start` is true (the
+//! `universal` preset's midnight split, decided in SQL), or when it brings a `campaign_key`
+//! other than the last one seen in the current session (the `universal` preset's campaign
+//! split; NULL: the row brings none). The campaign is compared within the session only,
+//! never with an earlier session's: so a session depends on nothing before its first row,
+//! which is what lets a dated run continue a session from its first event.
+//!
+//! Why the window is partitioned by a bucket of users rather than by user: DataFusion's
+//! streaming window does its bookkeeping per partition and per batch (a slice of every
+//! column, the arguments evaluated again, an evaluator and its state created), and with a
+//! user per partition that cost more than the pass itself. The pass restarts at each new
+//! user instead, which the order by user within a bucket makes a single comparison.
 
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array};
+use arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array};
 use arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
 use datafusion::logical_expr::{
-    PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl,
+    ColumnarValue, PartitionEvaluator, ScalarUDF, Signature, Volatility, WindowUDF,
+    WindowUDFImpl, create_udf,
 };
 
 pub const NAME: &str = "session_index";
+pub const BUCKET_NAME: &str = "user_bucket";
+
+/// How many buckets `user_bucket` spreads users over: enough that the engine's hash of the
+/// bucket spreads them evenly over its partitions (one per core), few enough that the
+/// window's bookkeeping per partition does not matter.
+const BUCKETS: u64 = 256;
 
 /// The function, ready to register on a session context.
 pub fn udwf() -> WindowUDF {
     WindowUDF::from(SessionIndex {
         signature: Signature::exact(
             vec![
+                DataType::Utf8,
                 DataType::Int64,
                 DataType::Int64,
                 DataType::Int64,
@@ -49,6 +64,34 @@ pub fn udwf() -> WindowUDF {
             Volatility::Immutable,
         ),
     })
+}
+
+/// `user_bucket(user_id)`: the user's bucket, 0 to 255, the same in every process (a
+/// cluster's executors must agree). NULL for a NULL user.
+pub fn bucket_udf() -> ScalarUDF {
+    create_udf(
+        BUCKET_NAME,
+        vec![DataType::Utf8],
+        DataType::Int32,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let users = ColumnarValue::values_to_arrays(args)?;
+            let buckets: Int32Array = users[0]
+                .as_string::<i32>()
+                .iter()
+                .map(|user| user.map(bucket))
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(buckets)))
+        }),
+    )
+}
+
+/// FNV-1a: a fixed, fast hash of short strings, which is all a bucket needs.
+fn bucket(user: &str) -> i32 {
+    let hash = user.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % BUCKETS) as i32
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -87,6 +130,8 @@ impl WindowUDFImpl for SessionIndex {
 #[derive(Debug, Default)]
 struct Evaluator {
     pass: Option<Pass>,
+    /// The user of the pass (the rows arrive ordered by user).
+    user: String,
 }
 
 /// The session rule's settings, read from the (constant) argument columns.
@@ -106,13 +151,13 @@ impl Rule {
             }
             Ok(column.value(row))
         };
-        let equal = values[3].as_boolean();
+        let equal = values[4].as_boolean();
         if equal.is_null(row) {
-            return exec_err!("{NAME}: argument 4 must not be NULL");
+            return exec_err!("{NAME}: argument 5 must not be NULL");
         }
         Ok(Rule {
-            timeout_us: constant(1)?,
-            max_duration_us: constant(2)?,
+            timeout_us: constant(2)?,
+            max_duration_us: constant(3)?,
             new_on_equal: equal.value(row),
         })
     }
@@ -169,18 +214,34 @@ impl Pass {
 }
 
 /// The arguments of one row, checked.
-fn row_arguments(values: &[ArrayRef], row: usize) -> Result<(i64, bool, Option<&str>)> {
-    let times = values[0].as_primitive::<Int64Type>();
+struct RowArguments<'a> {
+    user: &'a str,
+    time: i64,
+    forced: bool,
+    campaign: Option<&'a str>,
+}
+
+fn row_arguments(values: &[ArrayRef], row: usize) -> Result<RowArguments<'_>> {
+    let users = values[0].as_string::<i32>();
+    if users.is_null(row) {
+        return exec_err!("{NAME}: users must not be NULL");
+    }
+    let times = values[1].as_primitive::<Int64Type>();
     if times.is_null(row) {
         return exec_err!("{NAME}: event times must not be NULL");
     }
-    let forced = values[4].as_boolean();
+    let forced = values[5].as_boolean();
     if forced.is_null(row) {
-        return exec_err!("{NAME}: argument 5 must not be NULL");
+        return exec_err!("{NAME}: argument 6 must not be NULL");
     }
-    let campaigns = values[5].as_string::<i32>();
+    let campaigns = values[6].as_string::<i32>();
     let campaign = (!campaigns.is_null(row)).then(|| campaigns.value(row));
-    Ok((times.value(row), forced.value(row), campaign))
+    Ok(RowArguments {
+        user: users.value(row),
+        time: times.value(row),
+        forced: forced.value(row),
+        campaign,
+    })
 }
 
 impl PartitionEvaluator for Evaluator {
@@ -208,14 +269,22 @@ impl PartitionEvaluator for Evaluator {
 
 impl Evaluator {
     fn step(&mut self, values: &[ArrayRef], row: usize) -> Result<i64> {
-        let (time, forced, campaign) = row_arguments(values, row)?;
+        let arguments = row_arguments(values, row)?;
         let pass = match &mut self.pass {
-            Some(pass) => pass,
-            None => self
-                .pass
-                .insert(Pass::new(Rule::from_arguments(values, row)?)),
+            Some(pass) if self.user == arguments.user => pass,
+            Some(pass) => {
+                self.user.clear();
+                self.user.push_str(arguments.user);
+                *pass = Pass::new(pass.rule);
+                pass
+            }
+            None => {
+                self.user.push_str(arguments.user);
+                self.pass
+                    .insert(Pass::new(Rule::from_arguments(values, row)?))
+            }
         };
-        Ok(pass.next(time, forced, campaign))
+        Ok(pass.next(arguments.time, arguments.forced, arguments.campaign))
     }
 }
 
@@ -253,6 +322,7 @@ mod tests {
         ];
         let n = times.len();
         let values: Vec<ArrayRef> = vec![
+            Arc::new(arrow::array::StringArray::from(vec!["u"; n])),
             Arc::new(Int64Array::from(times.clone())),
             Arc::new(Int64Array::from(vec![30 * MINUTE; n])),
             Arc::new(Int64Array::from(vec![120 * MINUTE; n])),
@@ -275,6 +345,43 @@ mod tests {
         // 200 after a gap, 230 an equal gap (same session) | 231 brings b, which its session
         // has not seen | 400 after a gap
         assert_eq!(rows, [1, 2, 3, 4, 5, 5, 6, 7]);
+    }
+
+    #[test]
+    fn each_user_starts_again_at_session_one() {
+        // rows ordered by user, then time: b's first event comes before a's last, and c's
+        // within a's timeout of it; each still opens its user's first session
+        let users = ["a", "a", "a", "b", "b", "c"];
+        let times = [0, 10, 50, 5, 6, 51].map(|m| m * MINUTE);
+        let n = users.len();
+        let values: Vec<ArrayRef> = vec![
+            Arc::new(arrow::array::StringArray::from(users.to_vec())),
+            Arc::new(Int64Array::from(times.to_vec())),
+            Arc::new(Int64Array::from(vec![30 * MINUTE; n])),
+            Arc::new(Int64Array::from(vec![0; n])),
+            Arc::new(arrow::array::BooleanArray::from(vec![false; n])),
+            Arc::new(arrow::array::BooleanArray::from(vec![false; n])),
+            Arc::new(arrow::array::StringArray::from(vec![None::<&str>; n])),
+        ];
+        let indexes = Evaluator::default().evaluate_all(&values, n).unwrap();
+        assert_eq!(
+            indexes.as_primitive::<Int64Type>().values().to_vec(),
+            [1, 1, 2, 1, 1, 1]
+        );
+    }
+
+    #[test]
+    fn buckets_are_fixed_and_spread_users_evenly() {
+        // fixed: a cluster's executors and a rerun must put a user in the same bucket
+        assert_eq!(bucket(""), (0xcbf2_9ce4_8422_2325_u64 % BUCKETS) as i32);
+        assert_eq!(bucket("a"), (0xaf63_dc4c_8601_ec8c_u64 % BUCKETS) as i32);
+        // even: ids that differ only in their last digits, as generated ids do
+        let mut counts = vec![0_u32; BUCKETS as usize];
+        for i in 0..256_000 {
+            counts[bucket(&format!("user_{i:07}")) as usize] += 1;
+        }
+        let (least, most) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+        assert!(*least > 800 && *most < 1200, "buckets from {least} to {most} users");
     }
 
     fn rule(max_minutes: i64, new_on_equal: bool) -> Rule {
