@@ -8,15 +8,18 @@
 -- [landing_pages] says. Worked out once per distinct URL: a site has far fewer pages than
 -- views, and these regular expressions cost more than the join that brings the result back
 -- (in sessionized_events, before the sort, so the sessions are still grouped in the order
--- the sort left them). A URL seen only in rows of other days or in copies is a harmless
--- extra row.
+-- the sort left them). A URL seen only in rows of other days, in copies or in rejected rows is a
+-- harmless extra row.
 
 with
 
+-- every row's, rejected or not: the row checks read every column of every row, and a URL
+-- of a rejected row is only a harmless extra row, while the checks would decode ten more
+-- string columns of every event for this one
 viewed_urls as (
     select distinct page_url
     from stg_events
-    where reject_reason is null and is_page_view and page_url is not null
+    where is_page_view and page_url is not null
 ),
 
 page_parts as (
