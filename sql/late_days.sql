@@ -8,4 +8,4 @@
 select min(event_day) as earliest_late_day
 from stg_events
 where reject_reason is null
-    and event_day < $first_day
+    and event_day < cast($first_day as date)

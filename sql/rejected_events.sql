@@ -24,13 +24,14 @@ final as (
     select
         input_row,
         reject_reason,
-        row_day as dt
+        -- row_day is a date; dt is text, as in every table
+        cast(row_day as varchar) as dt
     from (
         select * from unusable_rows
         union all
         select * from conflicting_copies
     )
-    where row_day between $first_day and $last_day
+    where row_day between cast($first_day as date) and cast($last_day as date)
 )
 
 select * from final

@@ -13,14 +13,14 @@ rejected_elsewhere as (
     select count(*) as rows_
     from stg_events
     where reject_reason is not null
-        and row_day not between $first_day and $last_day
+        and row_day not between cast($first_day as date) and cast($last_day as date)
 ),
 
 copies_elsewhere as (
     select count(*) as rows_
     from ranked_copies
     where copy_rank > 1
-        and row_day not between $first_day and $last_day
+        and row_day not between cast($first_day as date) and cast($last_day as date)
 ),
 
 -- events before the user's resume point, or past the end of what the run reads

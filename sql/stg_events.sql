@@ -11,7 +11,9 @@
 -- Adds event_key (the event's identity), event_day (its day in the reporting time zone),
 -- row_day (the day the row is counted on: its event_day when its time is plausible, else the
 -- dt= folder it was delivered in, else the run's day), is_late (delivered under a later dt=
--- folder than its day), reject_reason (NULL when the row can be sessionized), is_page_view
+-- folder than its day); the days are dates (input_day too), not text: a date is one integer
+-- to make and compare, where text cost a formatted string per row on every scan of the
+-- input, and only the few rows of a table's output are turned into text; reject_reason (NULL when the row can be sessionized), is_page_view
 -- and is_conversion.
 
 with
@@ -113,7 +115,7 @@ classified as (
                 else 'failed a row check'
             end
         end as reject_reason,
-        cast(cast(to_local_time(checked.event_time) as date) as varchar) as event_day,
+        cast(to_local_time(checked.event_time) as date) as event_day,
         (not $has_event_name) or coalesce(
             strpos($page_view_events, concat(chr(31), checked.event_name, chr(31))) > 0
                 and checked.event_name is not null,
@@ -133,7 +135,7 @@ final as (
         * exclude (has_plausible_time),
         case
             when has_plausible_time then event_day
-            else coalesce(input_day, $run_day)
+            else coalesce(input_day, cast($run_day as date))
         end as row_day,
         coalesce(event_day < input_day, false) as is_late
     from classified

@@ -28,7 +28,7 @@ use chrono::NaiveDate;
 
 use crate::config::{ColumnSource, RunSettings};
 use crate::error::UserError;
-use crate::input_table::{DAY_COLUMN, InputTable};
+use crate::input_table::{DAY_COLUMN, InputTable, day_value};
 use crate::scope::DayRange;
 use crate::storage::{self, InputLocation};
 
@@ -286,7 +286,7 @@ fn per_folder_tables(
             )
             .with_schema(schema.clone());
         let frame = ctx.read_table(Arc::new(ListingTable::try_new(config)?))?;
-        frames.push(frame.with_column(DAY_COLUMN, lit(ScalarValue::Utf8(day)))?);
+        frames.push(frame.with_column(DAY_COLUMN, lit(day_value(day.as_deref())))?);
     }
     // the first file at least is always given: it holds the columns
     let mut table = frames.remove(0);

@@ -27,9 +27,19 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::scalar::ScalarValue;
 use object_store::ObjectMeta;
 
-/// The column that holds each row's delivery folder (`2026-11-21`), or null for files
-/// outside `dt=` folders.
+/// The column that holds each row's delivery folder (`2026-11-21`, as a date), or null for
+/// files outside `dt=` folders.
 pub const DAY_COLUMN: &str = "__input_day";
+
+/// A delivery folder's day (`2026-11-21`, checked when the folder was listed) as the value
+/// of [`DAY_COLUMN`]. A date rather than text: the models compare it with each row's day,
+/// which a date does in one integer comparison, where text cost a string per row to make.
+pub fn day_value(day: Option<&str>) -> ScalarValue {
+    ScalarValue::Date32(
+        day.and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .map(|d| (d - chrono::DateTime::UNIX_EPOCH.date_naive()).num_days() as i32),
+    )
+}
 
 /// A fixed list of Parquet files of one store, read with one schema.
 #[derive(Debug)]
@@ -60,7 +70,7 @@ impl InputTable {
 
 fn table_schema(file_schema: &SchemaRef) -> TableSchema {
     TableSchema::builder(file_schema.clone())
-        .with_table_partition_cols(vec![Arc::new(Field::new(DAY_COLUMN, DataType::Utf8, true))])
+        .with_table_partition_cols(vec![Arc::new(Field::new(DAY_COLUMN, DataType::Date32, true))])
         .build()
 }
 
@@ -93,7 +103,7 @@ impl TableProvider for InputTable {
             .iter()
             .map(|(meta, day)| {
                 PartitionedFile::from(meta.clone())
-                    .with_partition_values(vec![ScalarValue::Utf8(day.clone())])
+                    .with_partition_values(vec![day_value(day.as_deref())])
             })
             .collect();
         // as the listing table does: files split into one group per partition, by size
