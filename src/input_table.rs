@@ -70,7 +70,11 @@ impl InputTable {
 
 fn table_schema(file_schema: &SchemaRef) -> TableSchema {
     TableSchema::builder(file_schema.clone())
-        .with_table_partition_cols(vec![Arc::new(Field::new(DAY_COLUMN, DataType::Date32, true))])
+        .with_table_partition_cols(vec![Arc::new(Field::new(
+            DAY_COLUMN,
+            DataType::Date32,
+            true,
+        ))])
         .build()
 }
 

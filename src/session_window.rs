@@ -36,8 +36,8 @@ use arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
 use datafusion::logical_expr::{
-    ColumnarValue, PartitionEvaluator, ScalarUDF, Signature, Volatility, WindowUDF,
-    WindowUDFImpl, create_udf,
+    ColumnarValue, PartitionEvaluator, ScalarUDF, Signature, Volatility, WindowUDF, WindowUDFImpl,
+    create_udf,
 };
 
 pub const NAME: &str = "session_index";
@@ -381,7 +381,10 @@ mod tests {
             counts[bucket(&format!("user_{i:07}")) as usize] += 1;
         }
         let (least, most) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
-        assert!(*least > 800 && *most < 1200, "buckets from {least} to {most} users");
+        assert!(
+            *least > 800 && *most < 1200,
+            "buckets from {least} to {most} users"
+        );
     }
 
     fn rule(max_minutes: i64, new_on_equal: bool) -> Rule {
