@@ -28,7 +28,7 @@ duplicates_by_day as (
     from (
         select row_day, count(*) as duplicates
         from ranked_copies
-        where copy_rank > 1
+        where not is_kept_copy
             and is_exact_copy
             and row_day between cast($first_day as date) and cast($last_day as date)
         group by row_day

@@ -20,9 +20,9 @@ single_events as (
 ),
 
 kept_copies as (
-    select * exclude (copy_rank, is_exact_copy)
+    select * exclude (is_kept_copy, is_exact_copy)
     from ranked_copies
-    where copy_rank = 1
+    where is_kept_copy
 ),
 
 final as (

@@ -1,12 +1,15 @@
 -- ranked_copies: the sessionizable rows whose event_key occurs more than once.
 -- Grain: one row per input row of a repeated key.
 -- Inputs: stg_events, repeated_keys.
--- copy_rank 1 is the copy that is kept: the earliest, the other columns breaking ties so the
--- choice is total. is_exact_copy tells a redelivery (same payload as the kept copy) from a
--- conflicting row that merely reuses the event_id.
+-- is_kept_copy marks the copy that is kept: the earliest, the other columns breaking ties so
+-- the choice is total. is_exact_copy tells a redelivery (same payload as the kept copy) from
+-- a conflicting row that merely reuses the event_id.
 -- A hash aggregate found the repeated keys (repeated_keys); only their few rows go through a
 -- window, as a window partitioned by key over every row is far slower (millions of tiny
--- partitions).
+-- partitions). Even over the copies alone, a window partitioned by key paid more for its
+-- bookkeeping per partition (one per key: 100,000 at 10 million events) than for its work, so
+-- the window here is partitioned by a bucket of keys and ordered by key first, and a key's
+-- first row is found by comparing it with the row before it.
 
 with
 
@@ -33,32 +36,56 @@ copies as (
             coalesce(user_agent, chr(30)),
             coalesce(country, chr(30)),
             coalesce(cast(revenue as varchar), chr(30))
-        )) as payload_digest
+        )) as payload_digest,
+        hash_bucket(valid_events.event_key) as key_bucket
     -- an inner join, as each repeated key is there once; the few keys on the left, as
     -- DataFusion builds a join's hash table from its left side
     from repeated_keys
     join valid_events on repeated_keys.event_key = valid_events.event_key
 ),
 
+-- step 1: in copy order, each key's copies together: which row starts its key, and which
+-- brings a payload other than the row before it (the copy order sorts by every column of
+-- the payload, so the copies equal to the kept one come right after it, and a key's first
+-- payload change ends them)
+ordered as (
+    select
+        *,
+        row_number() over copy_order as position,
+        event_key is distinct from lag(event_key) over copy_order as is_kept_copy,
+        payload_digest is distinct from lag(payload_digest) over copy_order as is_new_payload
+    from copies
+    window copy_order as (
+        partition by key_bucket
+        order by
+            event_key, event_time, user_id, event_name, page_url, referrer, utm_source,
+            utm_medium, utm_campaign, device, user_agent, country, revenue
+    )
+),
+
+-- step 2: a copy is exact while no other payload has come since its key's first row: the
+-- last key start and the last payload change, carried down in the same order, are then the
+-- same row
 ranked as (
     select
         *,
-        row_number() over copy_order as copy_rank,
-        first_value(payload_digest) over copy_order as kept_payload_digest
-    from copies
+        max(case when is_kept_copy then position end) over copy_order as key_start,
+        max(case when is_kept_copy or is_new_payload then position end) over copy_order
+            as payload_start
+    from ordered
     window copy_order as (
-        partition by event_key
+        partition by key_bucket
         order by
-            event_time, user_id, event_name, page_url, referrer, utm_source, utm_medium,
-            utm_campaign, device, user_agent, country, revenue
+            event_key, event_time, user_id, event_name, page_url, referrer, utm_source,
+            utm_medium, utm_campaign, device, user_agent, country, revenue
         rows between unbounded preceding and current row
     )
 ),
 
 final as (
     select
-        * exclude (payload_digest, kept_payload_digest),
-        payload_digest = kept_payload_digest as is_exact_copy
+        * exclude (key_bucket, payload_digest, position, is_new_payload, key_start, payload_start),
+        payload_start = key_start as is_exact_copy
     from ranked
 )
 

@@ -17,7 +17,7 @@ unusable_rows as (
 conflicting_copies as (
     select input_row, 'duplicate event_id with a different payload' as reject_reason, row_day
     from ranked_copies
-    where copy_rank > 1 and not is_exact_copy
+    where not is_kept_copy and not is_exact_copy
 ),
 
 final as (

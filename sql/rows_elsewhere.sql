@@ -19,7 +19,7 @@ rejected_elsewhere as (
 copies_elsewhere as (
     select count(*) as rows_
     from ranked_copies
-    where copy_rank > 1
+    where not is_kept_copy
         and row_day not between cast($first_day as date) and cast($last_day as date)
 ),
 

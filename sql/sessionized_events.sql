@@ -16,7 +16,7 @@
 -- so `session_index` (1, 2, … per user) needs nothing from before it.
 -- Every window orders each user's events by (event_time, event_key): a total order, so the
 -- result does not depend on input order, file order or thread count. The windows are
--- partitioned by a bucket of users (user_bucket), not by user, and ordered by user first:
+-- partitioned by a bucket of users (hash_bucket), not by user, and ordered by user first:
 -- the engine's bookkeeping per window partition cost more than the pass itself with one
 -- user per partition (src/session_window.rs).
 
@@ -42,7 +42,7 @@ in_window as (
         anchored.* exclude (anchor_us),
         case when anchored.is_page_view then page_paths.page_path end as page_path,
         arrow_cast(anchored.event_time, 'Int64') as event_us,
-        user_bucket(anchored.user_id) as user_bucket
+        hash_bucket(anchored.user_id) as user_bucket
     from page_paths
     right join anchored on anchored.page_url = page_paths.page_url
     where arrow_cast(anchored.event_time, 'Int64') >= coalesce(anchored.anchor_us, $days_start_us)

@@ -1,5 +1,6 @@
 //! `session_index`, the window function that assigns events to sessions in one pass, and
-//! `user_bucket`, which spreads users over the few partitions that pass runs in.
+//! `hash_bucket`, which spreads users (or event keys) over the few partitions that a window
+//! runs in.
 //!
 //! SQL window functions alone cannot express a session split by maximum duration: where the
 //! next session starts depends on where the current one started, which depends on the split
@@ -9,7 +10,7 @@
 //! ```sql
 //! session_index(user_id, event_us, timeout_us, max_duration_us, new_session_on_equal_gap,
 //!               is_forced_start, campaign_key)
-//!     over (partition by user_bucket(user_id) order by user_id, event_time, event_key)
+//!     over (partition by hash_bucket(user_id) order by user_id, event_time, event_key)
 //! ```
 //!
 //! It numbers each user's sessions 1, 2, 3, … in row order. A row opens a session when it is
@@ -41,9 +42,9 @@ use datafusion::logical_expr::{
 };
 
 pub const NAME: &str = "session_index";
-pub const BUCKET_NAME: &str = "user_bucket";
+pub const BUCKET_NAME: &str = "hash_bucket";
 
-/// How many buckets `user_bucket` spreads users over: enough that the engine's hash of the
+/// How many buckets `hash_bucket` spreads values over: enough that the engine's hash of the
 /// bucket spreads them evenly over its partitions (one per core), few enough that the
 /// window's bookkeeping per partition does not matter.
 const BUCKETS: u64 = 256;
@@ -66,8 +67,8 @@ pub fn udwf() -> WindowUDF {
     })
 }
 
-/// `user_bucket(user_id)`: the user's bucket, 0 to 255, the same in every process (a
-/// cluster's executors must agree). NULL for a NULL user.
+/// `hash_bucket(text)`: the text's bucket, 0 to 255, the same in every process (a cluster's
+/// executors must agree). NULL for NULL.
 pub fn bucket_udf() -> ScalarUDF {
     create_udf(
         BUCKET_NAME,

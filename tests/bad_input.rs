@@ -922,6 +922,35 @@ fn an_event_id_shared_with_a_rejected_row_is_deduplicated_without_it() {
     assert_eq!(rows[0]["session_end"].time(), t + MINUTE);
 }
 
+/// Four copies of one event_id: the earliest twice, then a later payload twice. The
+/// earliest is kept and its twin is a duplicate; the later pair are both conflicting rows,
+/// though each is an exact copy of the other (they differ from the kept copy, which is what
+/// counts). Worked out by hand from the rule in `ranked_copies.sql`.
+#[test]
+fn copies_of_a_conflicting_row_are_rejected_not_counted_as_duplicates() {
+    let work = Work::new();
+    let t = at("2026-11-05 07:00:00");
+    let later = Some(t + MINUTE);
+    let report = run_over_one_folder(
+        &work,
+        &["k", "k", "k", "k", "other"],
+        &[Some("u"); 5],
+        &[later, Some(t), later, Some(t), Some(t + 2 * MINUTE)],
+    );
+    assert_counts(
+        &report,
+        5,
+        1,
+        2,
+        &[("duplicate event_id with a different payload", 2)],
+    );
+    let rows = session_rows(&work.path("out"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["event_count"].int(), 2);
+    assert_eq!(rows[0]["session_start"].time(), t);
+    assert_eq!(rows[0]["session_end"].time(), t + 2 * MINUTE);
+}
+
 /// `[input] earliest_event_time` and `max_string_bytes` move the limits: the 1985 event and
 /// the 10 KB user id are then sessionized, each in a session of its own.
 #[test]
