@@ -64,20 +64,19 @@ ordered as (
 ),
 
 -- step 2: a copy is exact while no other payload has come since its key's first row: the
--- last key start and the last payload change, carried down in the same order, are then the
--- same row
+-- last key start and the last payload change, carried down in step 1's order, are then the
+-- same row (ordered by step 1's position, not by the columns again: copies tied on every
+-- column could come in another order the second time)
 ranked as (
     select
         *,
-        max(case when is_kept_copy then position end) over copy_order as key_start,
-        max(case when is_kept_copy or is_new_payload then position end) over copy_order
+        max(case when is_kept_copy then position end) over step_one_order as key_start,
+        max(case when is_kept_copy or is_new_payload then position end) over step_one_order
             as payload_start
     from ordered
-    window copy_order as (
+    window step_one_order as (
         partition by key_bucket
-        order by
-            event_key, event_time, user_id, event_name, page_url, referrer, utm_source,
-            utm_medium, utm_campaign, device, user_agent, country, revenue
+        order by position
         rows between unbounded preceding and current row
     )
 ),
