@@ -9,30 +9,24 @@
 
 with
 
--- (row_day is a date: grouped first, then turned into the text of dt, once per day)
+-- (row_day is a date, grouped as such: dt, its text, is made once per day)
 rows_by_day as (
-    select cast(row_day as varchar) as dt, rows_read, late_events
-    from (
-        select
-            row_day,
-            count(*) as rows_read,
-            sum(case when is_late then 1 else 0 end) as late_events
-        from stg_events
-        where row_day between cast($first_day as date) and cast($last_day as date)
-        group by row_day
-    )
+    select
+        cast(row_day as varchar) as dt,
+        count(*) as rows_read,
+        sum(case when is_late then 1 else 0 end) as late_events
+    from stg_events
+    where row_day between cast($first_day as date) and cast($last_day as date)
+    group by row_day
 ),
 
 duplicates_by_day as (
-    select cast(row_day as varchar) as dt, duplicates
-    from (
-        select row_day, count(*) as duplicates
-        from ranked_copies
-        where not is_kept_copy
-            and is_exact_copy
-            and row_day between cast($first_day as date) and cast($last_day as date)
-        group by row_day
-    )
+    select cast(row_day as varchar) as dt, count(*) as duplicates
+    from ranked_copies
+    where not is_kept_copy
+        and is_exact_copy
+        and row_day between cast($first_day as date) and cast($last_day as date)
+    group by row_day
 ),
 
 rejects_by_day as (

@@ -34,7 +34,7 @@ unread_events as (
         or arrow_cast(events_deduplicated.event_time, 'Int64') >= $read_end_us
 ),
 
--- events of sessions that start after this run's days (sessions holds them, in memory)
+-- events of sessions that start after this run's days (sessions, materialised, holds them)
 later_sessions as (
     select sum(event_count) as rows_
     from sessions

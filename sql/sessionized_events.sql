@@ -77,9 +77,9 @@ campaigns as (
 forced_starts as (
     select
         *,
-        $split_at_midnight
-            and event_day <> lag(event_day) over user_events
-            and user_id = lag(user_id) over user_events as is_forced_start
+        -- (at a user's first row, lag reads the user before in the bucket: harmless, as
+        -- session_index opens a session at each user's first row anyway)
+        $split_at_midnight and event_day <> lag(event_day) over user_events as is_forced_start
     from campaigns
     window user_events as (partition by user_bucket order by user_id, event_time, event_key)
 ),

@@ -11,10 +11,11 @@
 -- Adds event_key (the event's identity), event_day (its day in the reporting time zone),
 -- row_day (the day the row is counted on: its event_day when its time is plausible, else the
 -- dt= folder it was delivered in, else the run's day), is_late (delivered under a later dt=
--- folder than its day); the days are dates (input_day too), not text: a date is one integer
--- to make and compare, where text cost a formatted string per row on every scan of the
--- input, and only the few rows of a table's output are turned into text; reject_reason (NULL when the row can be sessionized), is_page_view
+-- folder than its day), reject_reason (NULL when the row can be sessionized), is_page_view
 -- and is_conversion.
+-- The days are dates (input_day too), not text: a date is one integer to make and compare,
+-- where text cost a formatted string per row on every scan of the input; only the few rows
+-- of a table's output are turned into text.
 
 with
 
