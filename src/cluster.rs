@@ -528,8 +528,8 @@ pub struct ExecutorOptions {
 /// until the process is stopped.
 pub async fn run_executor(options: ExecutorOptions) -> Result<()> {
     let defaults = ExecutorProcessConfig::default();
-    let server_config = server_config()?;
-    let functions: BallistaFunctionRegistry = (&server_state(server_config())?).into();
+    let config_producer = server_config()?;
+    let functions: BallistaFunctionRegistry = (&server_state(config_producer())?).into();
     // spills go where the shuffle files do when a --work-dir is given, as in Ballista's own
     // executor
     let spill_dir = options.work_dir.clone();
@@ -545,7 +545,7 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<()> {
         vcores: options.vcores.unwrap_or(defaults.vcores),
         work_dir: options.work_dir,
         override_function_registry: Some(Arc::new(functions)),
-        override_config_producer: Some(server_config),
+        override_config_producer: Some(config_producer),
         override_runtime_producer: Some(runtime_producer),
         ..defaults
     };

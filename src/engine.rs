@@ -155,7 +155,9 @@ pub fn spilled_bytes() -> u64 {
 /// frees in that thread's arena, for its own later allocations; over the job's stages, each
 /// with buffers of other sizes, the process's resident memory only grew. At 100 million
 /// events under a 2 GiB limit it sat at 1.86 GB between stages, and the metrics stage's
-/// own peak came on top of it. Trimming after each query costs a few milliseconds.
+/// own peak came on top of it. Called after each query of a run (those `copy_to_parquet` runs,
+/// and the scan for late events); it costs a few milliseconds. On a cluster it trims the
+/// client only: the executors' memory is theirs.
 pub fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free pages of the allocator's arenas to the system

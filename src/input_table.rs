@@ -37,7 +37,7 @@ pub const DAY_COLUMN: &str = "__input_day";
 pub fn day_value(day: Option<&str>) -> ScalarValue {
     ScalarValue::Date32(
         day.and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-            .map(|d| (d - chrono::DateTime::UNIX_EPOCH.date_naive()).num_days() as i32),
+            .map(arrow::datatypes::Date32Type::from_naive_date),
     )
 }
 

@@ -300,6 +300,9 @@ async fn plan(
         models::register(&ctx, &[models::STG_EVENTS], &parameters).await?;
         models::register(&ctx, models::LATE_MODELS, &parameters).await?;
         let late = ctx.table(models::LATE_DAYS_MODEL).await?.collect().await?;
+        // a scan of the requested folders, not written anywhere: copy_to_parquet's trim
+        // does not see it
+        engine::release_freed_memory();
         let earliest = strings(&late).first().and_then(|d| d.parse().ok());
         let (grown, note) = scope::extend_for_late_events(days, earliest);
         days = grown;

@@ -216,8 +216,9 @@ impl Staging {
 }
 
 /// Runs `frame` into Parquet files under `url`, as `DataFrame::write_parquet` does, but
-/// keeps the executed plan to add what its operators spilled to the run's total. Returns
-/// the rows written.
+/// keeps the executed plan to add what its operators spilled to the run's total, and hands
+/// what the query freed back to the system (`engine::release_freed_memory`). Returns the
+/// rows written.
 pub async fn copy_to_parquet(
     frame: DataFrame,
     url: &str,
