@@ -67,7 +67,7 @@ pub fn udwf() -> WindowUDF {
     })
 }
 
-/// `hash_bucket(text)`: the text's bucket, 0 to 255, the same in every process (a cluster's
+/// `hash_bucket(text)`: the text's bucket, 0 to `BUCKETS` − 1, the same in every process (a cluster's
 /// executors must agree). NULL for NULL.
 pub fn bucket_udf() -> ScalarUDF {
     create_udf(
@@ -125,9 +125,10 @@ impl WindowUDFImpl for SessionIndex {
     }
 }
 
-/// One partition's pass. Runs row by row (`evaluate`) where the engine streams a user's
-/// events through (it then holds only the current user's rows, not the whole partition), or
-/// over a whole partition at once (`evaluate_all`).
+/// One window partition's pass (a bucket of users, ordered by user), starting again at each
+/// user. The engine's streaming window calls `evaluate` row by row, and so holds only the
+/// rows not yet evaluated; `evaluate_all`, over a whole partition at once, is what an
+/// unbounded window would call.
 #[derive(Debug, Default)]
 struct Evaluator {
     pass: Option<Pass>,
@@ -164,7 +165,7 @@ impl Rule {
     }
 }
 
-/// The current session of a pass over one partition's rows, in order.
+/// The current session of a pass over one user's rows, in order.
 #[derive(Debug)]
 struct Pass {
     rule: Rule,
@@ -295,7 +296,7 @@ mod tests {
 
     const MINUTE: i64 = 60_000_000;
 
-    /// The pass over one partition, as a list.
+    /// The pass over one user's rows, as a list.
     fn assign(times: &[i64], forced: &[bool], campaigns: &[Option<&str>], rule: &Rule) -> Vec<i64> {
         let mut pass = Pass::new(*rule);
         times
@@ -351,9 +352,10 @@ mod tests {
     #[test]
     fn each_user_starts_again_at_session_one() {
         // rows ordered by user, then time: b's first event comes before a's last, and c's
-        // within a's timeout of it; each still opens its user's first session
+        // 14 minutes after b's last (within the timeout); each still opens its user's first
+        // session, whether the rows come one at a time or all at once
         let users = ["a", "a", "a", "b", "b", "c"];
-        let times = [0, 10, 50, 5, 6, 51].map(|m| m * MINUTE);
+        let times = [0, 10, 50, 5, 6, 20].map(|m| m * MINUTE);
         let n = users.len();
         let values: Vec<ArrayRef> = vec![
             Arc::new(arrow::array::StringArray::from(users.to_vec())),
@@ -364,10 +366,18 @@ mod tests {
             Arc::new(arrow::array::BooleanArray::from(vec![false; n])),
             Arc::new(arrow::array::StringArray::from(vec![None::<&str>; n])),
         ];
-        let indexes = Evaluator::default().evaluate_all(&values, n).unwrap();
+        let whole = Evaluator::default().evaluate_all(&values, n).unwrap();
         assert_eq!(
-            indexes.as_primitive::<Int64Type>().values().to_vec(),
+            whole.as_primitive::<Int64Type>().values().to_vec(),
             [1, 1, 2, 1, 1, 1]
+        );
+        let mut streaming = Evaluator::default();
+        let rows: Vec<ScalarValue> = (0..n)
+            .map(|row| streaming.evaluate(&values, &(row..row + 1)).unwrap())
+            .collect();
+        assert_eq!(
+            rows,
+            [1, 1, 2, 1, 1, 1].map(|i| ScalarValue::Int64(Some(i)))
         );
     }
 

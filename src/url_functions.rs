@@ -252,6 +252,19 @@ mod tests {
         }
     }
 
+    /// A host with capitals outside ASCII is lower-cased as a whole (a lower-case ASCII host
+    /// is borrowed as it is), and a line break ends the URL's host, where the regular
+    /// expressions this replaced read on past it.
+    #[test]
+    fn a_non_ascii_host_is_lower_cased_and_a_line_break_ends_the_host() {
+        assert_eq!(host("https://ÄÖ.de/x").as_deref(), Some("äö.de"));
+        assert!(matches!(
+            host("https://a.com/x"),
+            Some(std::borrow::Cow::Borrowed("a.com"))
+        ));
+        assert_eq!(host("https://a.com/\nx").as_deref(), Some("a.com"));
+    }
+
     #[test]
     fn a_parameter_is_the_last_pair_of_its_name_in_the_query() {
         for &(url, expected) in SOURCES {

@@ -901,11 +901,14 @@ fn an_event_id_shared_with_a_rejected_row_is_deduplicated_without_it() {
     let work = Work::new();
     let t = at("2026-11-05 07:00:00");
     let (one, two) = (Some(t), Some(t + MINUTE));
+    // the rejected copies come first in time: were they ranked with the others, they would
+    // be the kept copies
+    let early = Some(t - MINUTE);
     let report = run_over_one_folder(
         &work,
         &["once", "once", "twice", "twice", "twice", "never", "never"],
         &[Some("u"), None, Some("u"), Some("u"), None, None, Some("")],
-        &[one, one, two, two, two, one, one],
+        &[one, early, two, two, early, one, one],
     );
     let out = work.path("out");
     assert_counts(
@@ -944,6 +947,17 @@ fn copies_of_a_conflicting_row_are_rejected_not_counted_as_duplicates() {
         2,
         &[("duplicate event_id with a different payload", 2)],
     );
+    // the two rejected are the later pair, each with its own row
+    let rejects = read_table(&work.path("out"), "rejects");
+    assert_eq!(rejects.len(), 2);
+    for row in &rejects {
+        assert_eq!(row["event_id"].text(), Some("k"));
+        assert_eq!(
+            row["reject_reason"].text(),
+            Some("duplicate event_id with a different payload")
+        );
+        assert_eq!(row["event_time"].time(), t + MINUTE);
+    }
     let rows = session_rows(&work.path("out"));
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["event_count"].int(), 2);
