@@ -893,6 +893,25 @@ fn a_row_without_user_or_plausible_time_is_rejected_under_its_folders_day() {
     );
 }
 
+/// A rejected row whose time is plausible is counted on its own day, not its folder's: here
+/// a row without a user from late on the 4th, delivered in the 5th's folder.
+#[test]
+fn a_rejected_row_with_a_plausible_time_is_rejected_on_its_own_day() {
+    let work = Work::new();
+    let t = at("2026-11-05 07:00:00");
+    run_over_one_folder(
+        &work,
+        &["ok", "no-user"],
+        &[Some("u"), None],
+        &[Some(t), Some(at("2026-11-04 23:30:00"))],
+    );
+    let rejects = read_table(&work.path("out"), "rejects");
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0]["event_id"].text(), Some("no-user"));
+    assert_eq!(rejects[0]["reject_reason"].text(), Some("missing user_id"));
+    assert_eq!(rejects[0]["dt"].text(), Some("2026-11-04"));
+}
+
 /// An event id that a rejected row shares with rows that can be sessionized: the rejected
 /// row is rejected for what it lacks, and the others are deduplicated among themselves as if
 /// it were not there (one kept and one duplicate for `twice`, the one row of `once` kept).
