@@ -15,7 +15,9 @@ events as (
     select * from sessionized_events
 ),
 
--- step 1: collapse each session, taking first and last values in event order
+-- step 1: collapse each session, taking first and last values in event order: first_by and
+-- last_by (src/ordered_values.rs) are first_value and last_value ordered by event_seq, at a
+-- fraction of the engine's cost for ordered text values
 collapsed as (
     select
         user_bucket,
@@ -25,23 +27,23 @@ collapsed as (
         max(event_time) as session_end,
         count(*) as event_count,
         count(*) filter (where is_page_view) as page_view_count,
-        first_value(page_path order by event_seq)
+        first_by(page_path, event_seq)
             filter (where is_page_view) as landing_page,
-        last_value(page_path order by event_seq)
+        last_by(page_path, event_seq)
             filter (where is_page_view) as exit_page,
         -- every page viewed, for the exit rates; in no order, as only counts are read (an
         -- ordered array_agg costs a third more time on the whole run)
         array_agg(page_path) filter (where is_page_view) as page_paths,
-        first_value(user_agent order by event_seq)
+        first_by(user_agent, event_seq)
             filter (where user_agent is not null) as user_agent,
-        first_value(page_url order by event_seq) as first_event_url,
-        first_value(referrer order by event_seq) as referrer,
-        first_value(utm_source order by event_seq) as first_utm_source,
-        first_value(utm_medium order by event_seq) as first_utm_medium,
-        first_value(utm_campaign order by event_seq) as first_utm_campaign,
-        first_value(device order by event_seq)
+        first_by(page_url, event_seq) as first_event_url,
+        first_by(referrer, event_seq) as referrer,
+        first_by(utm_source, event_seq) as first_utm_source,
+        first_by(utm_medium, event_seq) as first_utm_medium,
+        first_by(utm_campaign, event_seq) as first_utm_campaign,
+        first_by(device, event_seq)
             filter (where device is not null) as device,
-        first_value(country order by event_seq)
+        first_by(country, event_seq)
             filter (where country is not null) as country,
         count(*) filter (where is_conversion) as conversion_count,
         -- summed as decimals: a float sum depends on the order rows arrive in

@@ -22,6 +22,7 @@ pub mod input_table;
 pub mod logging;
 pub mod memory_pool;
 pub mod models;
+pub mod ordered_values;
 pub mod progress;
 pub mod prompt;
 pub mod query;

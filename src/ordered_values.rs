@@ -1,0 +1,636 @@
+//! `first_by(value, seq)` and `last_by(value, seq)`: the aggregates that give a session its
+//! first and last values (landing page, exit page, the first event's URL, referrer, UTM
+//! values, user agent, device, country) in `sql/sessions.sql`.
+//!
+//! `first_by` is the text `value` of the row with the smallest `seq` in the group, `last_by`
+//! that of the row with the largest; NULL `value`s count like any other, rows whose `seq` is
+//! NULL or that the aggregate's FILTER drops do not count, and a group with no row that
+//! counts gives NULL. They mean what `first_value(value order by seq)` and
+//! `last_value(value order by seq)` mean when `seq` is unique in the group, as the models'
+//! event sequence is (on equal `seq`, the row seen first wins).
+//!
+//! Why not those: DataFusion 55's ordered `first_value` keeps, for every group, its ordering
+//! as a vector of `ScalarValue`s, allocated when the group is created and compared value by
+//! value, and it walks buffers as long as every open group on each batch. Ten of them over
+//! every event of a run were the largest cost of the sessions aggregate. Here a group is an
+//! integer and a place in one byte buffer per aggregate; per batch, each group's best row is
+//! found first and only that row's text is copied.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringBuilder};
+use arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+};
+
+pub const FIRST_NAME: &str = "first_by";
+pub const LAST_NAME: &str = "last_by";
+
+/// Both functions, ready to register on a session context.
+pub fn udafs() -> [AggregateUDF; 2] {
+    [
+        AggregateUDF::from(ValueBy::new(Pick::First)),
+        AggregateUDF::from(ValueBy::new(Pick::Last)),
+    ]
+}
+
+/// Which end of the sequence a function keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Pick {
+    First,
+    Last,
+}
+
+impl Pick {
+    /// Whether a row at `candidate` replaces the one kept at `kept`.
+    fn beats(self, candidate: i64, kept: i64) -> bool {
+        match self {
+            Pick::First => candidate < kept,
+            Pick::Last => candidate > kept,
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ValueBy {
+    pick: Pick,
+    signature: Signature,
+}
+
+impl ValueBy {
+    fn new(pick: Pick) -> Self {
+        Self {
+            pick,
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl AggregateUDFImpl for ValueBy {
+    fn name(&self) -> &str {
+        match self.pick {
+            Pick::First => FIRST_NAME,
+            Pick::Last => LAST_NAME,
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// Any text and any integer: the value is read as Utf8, the sequence as Int64.
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [value, seq]
+                if matches!(
+                    value,
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+                ) && (seq.is_integer() || seq == &DataType::Null) =>
+            {
+                Ok(vec![DataType::Utf8, DataType::Int64])
+            }
+            _ => plan_err!(
+                "{}(value, seq) takes a text value and an integer sequence, not {arg_types:?}",
+                self.name()
+            ),
+        }
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![
+            Arc::new(Field::new(
+                format_state_name(args.name, "value"),
+                DataType::Utf8,
+                true,
+            )),
+            Arc::new(Field::new(
+                format_state_name(args.name, "seq"),
+                DataType::Int64,
+                true,
+            )),
+        ])
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(RowAccumulator {
+            pick: self.pick,
+            kept: None,
+        }))
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(ValuesByGroup::new(self.pick)))
+    }
+}
+
+/// The two argument (or state) columns, checked.
+fn arguments(values: &[ArrayRef]) -> Result<(&arrow::array::StringArray, &Int64Array)> {
+    match values {
+        [value, seq] => match (
+            value.as_string_opt::<i32>(),
+            seq.as_primitive_opt::<Int64Type>(),
+        ) {
+            (Some(value), Some(seq)) => Ok((value, seq)),
+            _ => exec_err!(
+                "first_by/last_by: expected Utf8 and Int64, got {} and {}",
+                value.data_type(),
+                seq.data_type()
+            ),
+        },
+        _ => exec_err!(
+            "first_by/last_by: expected 2 arguments, got {}",
+            values.len()
+        ),
+    }
+}
+
+/// Whether row `row` passes the aggregate's FILTER (a NULL condition does not).
+fn passes(filter: Option<&BooleanArray>, row: usize) -> bool {
+    filter.is_none_or(|f| f.is_valid(row) && f.value(row))
+}
+
+/// The state of every group, as the grouped aggregate asks for it: a group is an index.
+/// The kept texts live in one buffer; a group's replaced text stays there as garbage until
+/// the buffer is compacted (at each emit, and when garbage outweighs what is kept).
+#[derive(Debug)]
+struct ValuesByGroup {
+    pick: Pick,
+    /// Per group: the kept row's sequence (meaningless while `is_set` is false).
+    seqs: Vec<i64>,
+    is_set: Vec<bool>,
+    /// Per group: where its text is in `bytes` (start, length); `None` for a NULL text.
+    spans: Vec<Option<(usize, usize)>>,
+    bytes: Vec<u8>,
+    /// How many bytes of `bytes` some group still refers to.
+    live_bytes: usize,
+    /// Per batch: each group's best row so far, and the groups a batch touched.
+    best_rows: Vec<usize>,
+    touched: Vec<usize>,
+}
+
+impl ValuesByGroup {
+    fn new(pick: Pick) -> Self {
+        Self {
+            pick,
+            seqs: Vec::new(),
+            is_set: Vec::new(),
+            spans: Vec::new(),
+            bytes: Vec::new(),
+            live_bytes: 0,
+            best_rows: Vec::new(),
+            touched: Vec::new(),
+        }
+    }
+
+    /// Keeps, for each group, the best of its counted rows and the row it had.
+    fn absorb(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let (texts, seqs) = arguments(values)?;
+        self.seqs.resize(total_num_groups, 0);
+        self.is_set.resize(total_num_groups, false);
+        self.spans.resize(total_num_groups, None);
+        // usize::MAX: the group has no best row in this batch yet
+        self.best_rows.resize(total_num_groups, usize::MAX);
+        // first the best row of each group (its sequence kept at once, so later rows of the
+        // batch compare with it), then one copy of its text
+        self.touched.clear();
+        for (row, &group) in group_indices.iter().enumerate() {
+            if !passes(filter, row) || seqs.is_null(row) {
+                continue;
+            }
+            let seq = seqs.value(row);
+            if self.is_set[group] && !self.pick.beats(seq, self.seqs[group]) {
+                continue;
+            }
+            if self.best_rows[group] == usize::MAX {
+                self.touched.push(group);
+            }
+            self.is_set[group] = true;
+            self.seqs[group] = seq;
+            self.best_rows[group] = row;
+        }
+        for &group in &self.touched {
+            let row = self.best_rows[group];
+            if let Some((_, length)) = self.spans[group] {
+                self.live_bytes -= length;
+            }
+            self.spans[group] = texts.is_valid(row).then(|| {
+                let text = texts.value(row).as_bytes();
+                self.bytes.extend_from_slice(text);
+                (self.bytes.len() - text.len(), text.len())
+            });
+            if let Some((_, length)) = self.spans[group] {
+                self.live_bytes += length;
+            }
+            self.best_rows[group] = usize::MAX;
+        }
+        if self.bytes.len() > 2 * self.live_bytes + (1 << 20) {
+            self.compact();
+        }
+        Ok(())
+    }
+
+    /// Copies the texts still referred to into a new buffer.
+    fn compact(&mut self) {
+        let mut bytes = Vec::with_capacity(self.live_bytes);
+        for (start, length) in self.spans.iter_mut().flatten() {
+            bytes.extend_from_slice(&self.bytes[*start..*start + *length]);
+            *start = bytes.len() - *length;
+        }
+        self.bytes = bytes;
+    }
+
+    /// The first groups' values and sequences (NULL sequence: no row counted), removed.
+    fn take(&mut self, emit_to: EmitTo) -> (ArrayRef, ArrayRef) {
+        let count = match emit_to {
+            EmitTo::All => self.seqs.len(),
+            EmitTo::First(n) => n,
+        };
+        let spans = emit_to.take_needed(&mut self.spans);
+        let seqs = emit_to.take_needed(&mut self.seqs);
+        let is_set = emit_to.take_needed(&mut self.is_set);
+        let _ = emit_to.take_needed(&mut self.best_rows);
+        let emitted_bytes = spans.iter().flatten().map(|(_, length)| length).sum();
+        let mut texts = StringBuilder::with_capacity(count, emitted_bytes);
+        for span in &spans {
+            match span {
+                // the buffer holds only whole texts copied from string arrays: valid UTF-8
+                Some((start, length)) => texts.append_value(
+                    std::str::from_utf8(&self.bytes[*start..*start + *length])
+                        .expect("a copied UTF-8 string"),
+                ),
+                None => texts.append_null(),
+            }
+        }
+        let seqs: Int64Array = seqs
+            .into_iter()
+            .zip(is_set)
+            .map(|(seq, set)| set.then_some(seq))
+            .collect();
+        self.live_bytes -= emitted_bytes;
+        self.compact();
+        (Arc::new(texts.finish()), Arc::new(seqs))
+    }
+}
+
+impl GroupsAccumulator for ValuesByGroup {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.absorb(values, group_indices, opt_filter, total_num_groups)
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        Ok(self.take(emit_to).0)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let (texts, seqs) = self.take(emit_to);
+        Ok(vec![texts, seqs])
+    }
+
+    /// A state row is a (value, seq) row; a NULL seq is a group with no row, as in `take`.
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.absorb(values, group_indices, None, total_num_groups)
+    }
+
+    /// Each row its own group: its value, and its seq unless the FILTER drops it.
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let (texts, seqs) = arguments(values)?;
+        let seqs: Int64Array = (0..seqs.len())
+            .map(|row| (passes(opt_filter, row) && seqs.is_valid(row)).then(|| seqs.value(row)))
+            .collect();
+        Ok(vec![Arc::new(texts.clone()), Arc::new(seqs)])
+    }
+
+    fn size(&self) -> usize {
+        self.seqs.capacity() * size_of::<i64>()
+            + self.is_set.capacity()
+            + self.spans.capacity() * size_of::<Option<(usize, usize)>>()
+            + self.bytes.capacity()
+            + (self.best_rows.capacity() + self.touched.capacity()) * size_of::<usize>()
+    }
+}
+
+/// The same for a single group: what the engine uses without GROUP BY, and in windows.
+#[derive(Debug)]
+struct RowAccumulator {
+    pick: Pick,
+    kept: Option<(i64, Option<String>)>,
+}
+
+impl Accumulator for RowAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let (texts, seqs) = arguments(values)?;
+        for row in 0..seqs.len() {
+            if seqs.is_null(row) {
+                continue;
+            }
+            let seq = seqs.value(row);
+            if self
+                .kept
+                .as_ref()
+                .is_none_or(|(kept, _)| self.pick.beats(seq, *kept))
+            {
+                let text = texts.is_valid(row).then(|| texts.value(row).to_string());
+                self.kept = Some((seq, text));
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(ScalarValue::Utf8(
+            self.kept.as_ref().and_then(|(_, text)| text.clone()),
+        ))
+    }
+
+    fn size(&self) -> usize {
+        size_of::<Self>()
+            + self
+                .kept
+                .as_ref()
+                .and_then(|(_, text)| text.as_ref())
+                .map_or(0, String::capacity)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![
+            self.evaluate()?,
+            ScalarValue::Int64(self.kept.as_ref().map(|(seq, _)| *seq)),
+        ])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.update_batch(states)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{StringArray, UInt32Array};
+    use arrow::datatypes::Schema;
+    use arrow::record_batch::RecordBatch;
+    use datafusion::datasource::MemTable;
+    use datafusion::prelude::{SessionConfig, SessionContext};
+
+    fn texts(values: &[Option<&str>]) -> ArrayRef {
+        Arc::new(StringArray::from(values.to_vec()))
+    }
+
+    fn seqs(values: &[Option<i64>]) -> ArrayRef {
+        Arc::new(Int64Array::from(values.to_vec()))
+    }
+
+    fn strings(array: &ArrayRef) -> Vec<Option<String>> {
+        array
+            .as_string::<i32>()
+            .iter()
+            .map(|text| text.map(str::to_string))
+            .collect()
+    }
+
+    fn owned(values: &[Option<&str>]) -> Vec<Option<String>> {
+        values.iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    /// Rows in scattered order, several batches, NULL texts and a FILTER: each function
+    /// against DataFusion's own ordered first_value / last_value, group by group.
+    #[tokio::test]
+    async fn agrees_with_ordered_first_and_last_value() {
+        // a fixed pseudo-random sequence (a linear congruential generator)
+        let mut state = 0x2545_f491_u64;
+        let mut next = move |bound: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % bound
+        };
+        let rows = 3000;
+        // unique sequences in scattered order: a multiplicative permutation of 0..rows
+        let seq: Vec<i64> = (0..rows).map(|i| (i * 1_237 % rows) as i64).collect();
+        let group: Vec<u32> = (0..rows).map(|_| next(97) as u32).collect();
+        let names = ["/", "/a", "/b", "/cart", "/checkout"];
+        let value: Vec<Option<&str>> = (0..rows)
+            .map(|_| match next(6) {
+                5 => None,
+                i => Some(names[i as usize]),
+            })
+            .collect();
+        let flag: Vec<bool> = (0..rows).map(|_| next(3) > 0).collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("g", DataType::UInt32, false),
+            Field::new("seq", DataType::Int64, false),
+            Field::new("v", DataType::Utf8, true),
+            Field::new("flag", DataType::Boolean, false),
+        ]));
+        let batches: Vec<RecordBatch> = (0..rows)
+            .step_by(250)
+            .map(|start| {
+                let end = (start + 250).min(rows) as usize;
+                let start = start as usize;
+                RecordBatch::try_new(
+                    schema.clone(),
+                    vec![
+                        Arc::new(UInt32Array::from(group[start..end].to_vec())),
+                        Arc::new(Int64Array::from(seq[start..end].to_vec())),
+                        Arc::new(StringArray::from(value[start..end].to_vec())),
+                        Arc::new(BooleanArray::from(flag[start..end].to_vec())),
+                    ],
+                )
+                .unwrap()
+            })
+            .collect();
+        let config = SessionConfig::new()
+            .with_target_partitions(2)
+            .with_batch_size(64);
+        let ctx = SessionContext::new_with_config(config);
+        for function in udafs() {
+            ctx.register_udaf(function);
+        }
+        let table =
+            MemTable::try_new(schema, vec![batches[..6].to_vec(), batches[6..].to_vec()]).unwrap();
+        ctx.register_table("t", Arc::new(table)).unwrap();
+        for query in [
+            "select g, first_by(v, seq) as ours, first_value(v order by seq) as theirs from t group by g",
+            "select g, last_by(v, seq) as ours, last_value(v order by seq) as theirs from t group by g",
+            "select g, first_by(v, seq) filter (where flag) as ours, \
+                first_value(v order by seq) filter (where flag) as theirs from t group by g",
+            "select g, last_by(v, seq) filter (where flag) as ours, \
+                last_value(v order by seq) filter (where flag) as theirs from t group by g",
+            "select 0 as g, first_by(v, seq) as ours, first_value(v order by seq) as theirs from t",
+            "select 0 as g, last_by(v, seq) filter (where flag) as ours, \
+                last_value(v order by seq) filter (where flag) as theirs from t",
+        ] {
+            let batches = ctx.sql(query).await.unwrap().collect().await.unwrap();
+            let mut compared = 0;
+            for batch in &batches {
+                let ours = strings(batch.column(1));
+                let theirs = strings(batch.column(2));
+                assert_eq!(ours, theirs, "{query}");
+                compared += batch.num_rows();
+            }
+            assert!(compared >= 1, "{query}: no groups");
+        }
+    }
+
+    #[test]
+    fn picks_by_sequence_not_by_arrival_and_skips_null_sequences() {
+        let mut first = ValuesByGroup::new(Pick::First);
+        let mut last = ValuesByGroup::new(Pick::Last);
+        // group 0: seq 5 "b", 2 NULL text, 9 "c", NULL seq "x"; group 1: only a NULL seq
+        let values = [
+            texts(&[Some("b"), None, Some("c"), Some("x"), Some("y")]),
+            seqs(&[Some(5), Some(2), Some(9), None, None]),
+        ];
+        let groups = [0, 0, 0, 0, 1];
+        for accumulator in [&mut first, &mut last] {
+            accumulator.update_batch(&values, &groups, None, 2).unwrap();
+        }
+        assert_eq!(
+            strings(&first.evaluate(EmitTo::All).unwrap()),
+            owned(&[None, None])
+        );
+        assert_eq!(
+            strings(&last.evaluate(EmitTo::All).unwrap()),
+            owned(&[Some("c"), None])
+        );
+        // a later batch with an earlier sequence replaces the kept text, a later one does not
+        let mut first = ValuesByGroup::new(Pick::First);
+        for (text, seq) in [("m", 7), ("e", 3), ("z", 8)] {
+            first
+                .update_batch(&[texts(&[Some(text)]), seqs(&[Some(seq)])], &[0], None, 1)
+                .unwrap();
+        }
+        assert_eq!(
+            strings(&first.evaluate(EmitTo::All).unwrap()),
+            owned(&[Some("e")])
+        );
+    }
+
+    #[test]
+    fn emitting_the_first_groups_keeps_the_others() {
+        let mut last = ValuesByGroup::new(Pick::Last);
+        last.update_batch(
+            &[
+                texts(&[Some("a1"), Some("b1"), Some("c1")]),
+                seqs(&[Some(1), Some(2), Some(3)]),
+            ],
+            &[0, 1, 2],
+            None,
+            3,
+        )
+        .unwrap();
+        assert_eq!(
+            strings(&last.evaluate(EmitTo::First(2)).unwrap()),
+            owned(&[Some("a1"), Some("b1")])
+        );
+        // the old group 2 is now group 0; a new group 1 arrives
+        last.update_batch(
+            &[
+                texts(&[Some("c2"), Some("d1"), Some("c0")]),
+                seqs(&[Some(4), Some(5), Some(0)]),
+            ],
+            &[0, 1, 0],
+            None,
+            2,
+        )
+        .unwrap();
+        assert_eq!(
+            strings(&last.evaluate(EmitTo::All).unwrap()),
+            owned(&[Some("c2"), Some("d1")])
+        );
+    }
+
+    #[test]
+    fn a_filter_and_converted_states_merge_like_rows() {
+        let values = [
+            texts(&[Some("early"), Some("kept"), Some("late")]),
+            seqs(&[Some(1), Some(2), Some(3)]),
+        ];
+        // the FILTER drops the earliest row and the latest
+        let filter = BooleanArray::from(vec![Some(false), Some(true), None]);
+        let mut direct = ValuesByGroup::new(Pick::First);
+        direct
+            .update_batch(&values, &[0, 0, 0], Some(&filter), 1)
+            .unwrap();
+        let mut merged = ValuesByGroup::new(Pick::First);
+        let states = direct.convert_to_state(&values, Some(&filter)).unwrap();
+        merged.merge_batch(&states, &[0, 0, 0], 1).unwrap();
+        // state, then merge: a group without a row stays without one
+        let mut empty = ValuesByGroup::new(Pick::First);
+        empty
+            .update_batch(
+                &values,
+                &[0, 0, 0],
+                Some(&BooleanArray::from(vec![false; 3])),
+                2,
+            )
+            .unwrap();
+        let empty_states = empty.state(EmitTo::All).unwrap();
+        merged.merge_batch(&empty_states, &[0, 1], 2).unwrap();
+        assert_eq!(
+            strings(&direct.evaluate(EmitTo::All).unwrap()),
+            owned(&[Some("kept")])
+        );
+        assert_eq!(
+            strings(&merged.evaluate(EmitTo::All).unwrap()),
+            owned(&[Some("kept"), None])
+        );
+    }
+
+    #[test]
+    fn replaced_texts_are_compacted_away() {
+        let mut last = ValuesByGroup::new(Pick::Last);
+        let text = "x".repeat(1000);
+        for seq in 0..5000 {
+            last.update_batch(&[texts(&[Some(&text)]), seqs(&[Some(seq)])], &[0], None, 1)
+                .unwrap();
+        }
+        // 5 MB of replaced texts were written; what is held stays near one text plus the
+        // compaction threshold
+        assert!(
+            last.bytes.len() < 2 * 1000 + (1 << 20) + 1000,
+            "{}",
+            last.bytes.len()
+        );
+        assert_eq!(
+            strings(&last.evaluate(EmitTo::All).unwrap()),
+            vec![Some(text)]
+        );
+    }
+}
