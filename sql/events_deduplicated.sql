@@ -11,12 +11,12 @@ valid_events as (
     where reject_reason is null
 ),
 
--- the common case: a key seen once (the few repeated keys on the left: DataFusion builds a
+-- the common case: a key seen once, by its hash (the few repeated keys on the left: DataFusion builds a
 -- join's hash table from its left side, and the run keeps joins in the order written)
 single_events as (
     select valid_events.*
     from repeated_keys
-    right anti join valid_events on repeated_keys.event_key = valid_events.event_key
+    right anti join valid_events on repeated_keys.key_hash = key_hash(valid_events.event_key)
 ),
 
 kept_copies as (

@@ -1,5 +1,6 @@
 -- ranked_copies: the sessionizable rows whose event_key occurs more than once.
--- Grain: one row per input row of a repeated key.
+-- Grain: one row per input row of a repeated key (and of the rare key seen once whose hash
+-- collides with a repeated one's: it is its own kept copy, as in events_deduplicated).
 -- Inputs: stg_events, repeated_keys.
 -- is_kept_copy marks the copy that is kept: the earliest, the other columns breaking ties so
 -- the choice is total. is_exact_copy tells a redelivery (same payload as the kept copy) from
@@ -41,7 +42,7 @@ copies as (
     -- an inner join, as each repeated key is there once; the few keys on the left, as
     -- DataFusion builds a join's hash table from its left side
     from repeated_keys
-    join valid_events on repeated_keys.event_key = valid_events.event_key
+    join valid_events on repeated_keys.key_hash = key_hash(valid_events.event_key)
 ),
 
 -- step 1: in copy order, each key's copies together: which row starts its key, and which

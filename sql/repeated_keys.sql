@@ -1,14 +1,18 @@
--- repeated_keys: the event keys that the sessionizable rows carry more than once.
--- Grain: one row per repeated event_key.
+-- repeated_keys: the hashes of the event keys that the sessionizable rows carry more than once.
+-- Grain: one row per repeated key hash.
 -- Inputs: stg_events.
 -- A hash aggregate over every row, kept (materialised) on its own: the few keys it finds are
 -- then the small side of the joins that pick out their copies (ranked_copies) and keep the
 -- other events whole (events_deduplicated), and a small materialised table is one the engine
 -- knows is small, so it hands a copy to each partition instead of repartitioning every
 -- event by key to meet it.
+-- By key_hash (src/session_window.rs), a 64-bit integer, not by the key's text: grouping ten
+-- million keys and probing them is far cheaper on an integer. Two keys whose hashes collide
+-- (a chance in millions of millions at ten million keys) only send their rows to
+-- ranked_copies too, where a key seen once is its own kept copy.
 
-select event_key
+select key_hash(event_key) as key_hash
 from stg_events
 where reject_reason is null
-group by event_key
+group by 1
 having count(*) > 1

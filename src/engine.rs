@@ -218,6 +218,7 @@ fn session(config: SessionConfig) -> Result<SessionContext> {
 pub fn register_functions(registry: &mut dyn FunctionRegistry) -> datafusion::error::Result<()> {
     registry.register_udwf(Arc::new(crate::session_window::udwf()))?;
     registry.register_udf(Arc::new(crate::session_window::bucket_udf()))?;
+    registry.register_udf(Arc::new(crate::session_window::key_hash_udf()))?;
     for function in crate::ordered_values::udafs() {
         registry.register_udaf(Arc::new(function))?;
     }

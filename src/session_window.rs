@@ -1,6 +1,6 @@
-//! `session_index`, the window function that assigns events to sessions in one pass, and
+//! `session_index`, the window function that assigns events to sessions in one pass,
 //! `hash_bucket`, which spreads users (or event keys) over the few partitions that a window
-//! runs in.
+//! runs in, and `key_hash`, by which repeated event keys are found.
 //!
 //! SQL window functions alone cannot express a session split by maximum duration: where the
 //! next session starts depends on where the current one started, which depends on the split
@@ -43,6 +43,7 @@ use datafusion::logical_expr::{
 
 pub const NAME: &str = "session_index";
 pub const BUCKET_NAME: &str = "hash_bucket";
+pub const KEY_HASH_NAME: &str = "key_hash";
 
 /// How many buckets `hash_bucket` spreads values over: enough that the engine's hash of the
 /// bucket spreads them evenly over its partitions (one per core), few enough that the
@@ -87,12 +88,38 @@ pub fn bucket_udf() -> ScalarUDF {
     )
 }
 
-/// FNV-1a: a fixed, fast hash of short strings, which is all a bucket needs.
+/// `key_hash(text)`: a 64-bit hash of the text, the same in every process. NULL for NULL.
+/// For finding repeated event keys: a hash aggregate and joins on one integer cost far less
+/// than on the keys' text, and the few keys whose hashes collide only bring their rows to
+/// the copies' window, which keeps a key seen once as its own kept copy.
+pub fn key_hash_udf() -> ScalarUDF {
+    create_udf(
+        KEY_HASH_NAME,
+        vec![DataType::Utf8],
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let texts = ColumnarValue::values_to_arrays(args)?;
+            let hashes: Int64Array = texts[0]
+                .as_string::<i32>()
+                .iter()
+                .map(|text| text.map(|text| fnv1a(text) as i64))
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(hashes)))
+        }),
+    )
+}
+
+/// The user's (or key's) bucket.
 fn bucket(user: &str) -> i32 {
-    let hash = user.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+    (fnv1a(user) % BUCKETS) as i32
+}
+
+/// FNV-1a: a fixed, fast hash of short strings.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    (hash % BUCKETS) as i32
+    })
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -378,6 +405,37 @@ mod tests {
         assert_eq!(
             rows,
             [1, 1, 2, 1, 1, 1].map(|i| ScalarValue::Int64(Some(i)))
+        );
+    }
+
+    #[tokio::test]
+    async fn key_hashes_are_fixed_and_null_for_null() {
+        let ctx = datafusion::prelude::SessionContext::new();
+        ctx.register_udf(key_hash_udf());
+        let batches = ctx
+            .sql("select key_hash(k) as h from (values ('a'), (null), ('')) as t(k)")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let hashes: Vec<Option<i64>> = batches
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_primitive::<Int64Type>()
+                    .iter()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        // the FNV-1a 64-bit test vectors of "a" and of the empty string
+        assert_eq!(
+            hashes,
+            [
+                Some(0xaf63_dc4c_8601_ec8c_u64 as i64),
+                None,
+                Some(0xcbf2_9ce4_8422_2325_u64 as i64)
+            ]
         );
     }
 
