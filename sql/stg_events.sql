@@ -2,9 +2,9 @@
 -- Grain: the input as read, nothing removed.
 -- Inputs: input_events (the input files, mapped to canonical columns and types by Rust).
 -- Parameters: $has_event_name (false when the data has no event_name: every event is a view),
---             $page_view_events and $conversion_events (the lists from [sessions], each
---             name between two chr(31) separators: a lookup in a string is far cheaper than
---             a join, which copies every column of every row),
+--             $page_view_events and $conversion_events (the lists from [sessions], as lists
+--             of text: the engine turns array_has on a list it knows into comparisons with
+--             each name, far cheaper than a join, which copies every column of every row),
 --             $earliest_event_us and $latest_event_us (the plausible range of event_time),
 --             $max_string_bytes (longer strings make a row unusable),
 --             $run_day (the day of rows that have no plausible time nor a dt= folder).
@@ -117,16 +117,9 @@ classified as (
             end
         end as reject_reason,
         cast(to_local_time(checked.event_time) as date) as event_day,
-        (not $has_event_name) or coalesce(
-            strpos($page_view_events, concat(chr(31), checked.event_name, chr(31))) > 0
-                and checked.event_name is not null,
-            false
-        ) as is_page_view,
-        coalesce(
-            strpos($conversion_events, concat(chr(31), checked.event_name, chr(31))) > 0
-                and checked.event_name is not null,
-            false
-        ) as is_conversion
+        (not $has_event_name)
+            or coalesce(array_has($page_view_events, checked.event_name), false) as is_page_view,
+        coalesce(array_has($conversion_events, checked.event_name), false) as is_conversion
     from checked
 ),
 

@@ -224,11 +224,11 @@ impl Parameters {
             ("run_id".to_string(), text(run.run_id)),
             (
                 "page_view_events".to_string(),
-                text(&name_list(&rules.page_view_events)),
+                name_list(&rules.page_view_events),
             ),
             (
                 "conversion_events".to_string(),
-                text(&name_list(&rules.conversion_events)),
+                name_list(&rules.conversion_events),
             ),
             ("run_day".to_string(), text(&run.run_day)),
             (
@@ -307,16 +307,14 @@ fn kept_query_pattern(names: &[String]) -> String {
         .join("|")
 }
 
-/// An event-name list as the `$page_view_events` parameter: each name between two
-/// separators (chr(31), which no event name has), so `strpos` finds whole names only.
-fn name_list(names: &[String]) -> String {
-    let separator = '\u{1f}';
-    let mut list = separator.to_string();
-    for name in names {
-        list.push_str(name);
-        list.push(separator);
-    }
-    list
+/// An event-name list as the `$page_view_events` parameter: a list of text, which
+/// `array_has` on a known list turns into a comparison with each name.
+fn name_list(names: &[String]) -> ScalarValue {
+    let names: Vec<ScalarValue> = names
+        .iter()
+        .map(|name| ScalarValue::Utf8(Some(name.clone())))
+        .collect();
+    ScalarValue::List(ScalarValue::new_list_nullable(&names, &DataType::Utf8))
 }
 
 /// The days a run writes, as the table `run_days` (dt): each gets its partitions, rows or not.

@@ -293,6 +293,72 @@ fn a_session_across_midnight_is_one_session_on_the_day_it_started() {
 /// Without an event_name column every event is a page view; with one, only the configured
 /// names are, and conversions are counted by name.
 #[test]
+fn event_lists_match_whole_names_and_may_be_empty() {
+    let work = Work::new();
+    let t = at("2026-11-06 10:00:00");
+    work.write_parquet(
+        "in/events.parquet",
+        vec![
+            ("event_id", texts(&["1", "2", "3", "4"])),
+            ("user_id", texts(&["p", "p", "p", "p"])),
+            (
+                "event_time",
+                utc_micros(&[
+                    Some(t),
+                    Some(t + SECOND),
+                    Some(t + 2 * SECOND),
+                    Some(t + 3 * SECOND),
+                ]),
+            ),
+            // a name that merely starts with a listed one, one with a comma, and no name
+            (
+                "event_name",
+                strings(&[Some("view"), Some("view_2"), Some("a,b"), None]),
+            ),
+            ("page_url", texts(&["/a", "/b", "/c", "/d"])),
+        ],
+    );
+    work.write(
+        "lists.toml",
+        "[sessions]\npage_view_events = [\"view\", \"a,b\"]\nconversion_events = [\"a\"]\n",
+    );
+    work.sessionize_ok(&[
+        "run",
+        "--input",
+        "in",
+        "--output",
+        "out",
+        "--config",
+        "lists.toml",
+    ]);
+    let rows = session_rows(&work.path("out"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["page_view_count"].int(), 2);
+    assert_eq!(rows[0]["exit_page"].text(), Some("/c"));
+    assert_eq!(rows[0]["conversion_count"].int(), 0);
+
+    work.write(
+        "empty.toml",
+        "[sessions]\npage_view_events = []\nconversion_events = []\n",
+    );
+    work.sessionize_ok(&[
+        "run",
+        "--input",
+        "in",
+        "--output",
+        "out2",
+        "--config",
+        "empty.toml",
+    ]);
+    let rows = session_rows(&work.path("out2"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["event_count"].int(), 4);
+    assert_eq!(rows[0]["page_view_count"].int(), 0);
+    assert_eq!(rows[0]["landing_page"].text(), None);
+    assert_eq!(rows[0]["conversion_count"].int(), 0);
+}
+
+#[test]
 fn page_views_conversions_and_attribution() {
     let work = Work::new();
     let t = at("2026-11-06 10:00:00");
