@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringArray};
 use arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -121,8 +121,7 @@ impl AggregateUDFImpl for ValueBy {
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(Box::new(RowAccumulator {
-            pick: self.pick,
-            kept: None,
+            group: ValuesByGroup::new(self.pick),
         }))
     }
 
@@ -170,9 +169,8 @@ fn passes(filter: Option<&BooleanArray>, row: usize) -> bool {
 #[derive(Debug)]
 struct ValuesByGroup {
     pick: Pick,
-    /// Per group: the kept row's sequence (meaningless while `is_set` is false).
-    seqs: Vec<i64>,
-    is_set: Vec<bool>,
+    /// Per group: the kept row's sequence; `None` while no row has counted.
+    seqs: Vec<Option<i64>>,
     /// Per group: where its text is in `bytes` (start, length); `None` for a NULL text.
     spans: Vec<Option<(usize, usize)>>,
     bytes: Vec<u8>,
@@ -188,7 +186,6 @@ impl ValuesByGroup {
         Self {
             pick,
             seqs: Vec::new(),
-            is_set: Vec::new(),
             spans: Vec::new(),
             bytes: Vec::new(),
             live_bytes: 0,
@@ -206,8 +203,7 @@ impl ValuesByGroup {
         total_num_groups: usize,
     ) -> Result<()> {
         let (texts, seqs) = arguments(values)?;
-        self.seqs.resize(total_num_groups, 0);
-        self.is_set.resize(total_num_groups, false);
+        self.seqs.resize(total_num_groups, None);
         self.spans.resize(total_num_groups, None);
         // usize::MAX: the group has no best row in this batch yet
         self.best_rows.resize(total_num_groups, usize::MAX);
@@ -219,14 +215,13 @@ impl ValuesByGroup {
                 continue;
             }
             let seq = seqs.value(row);
-            if self.is_set[group] && !self.pick.beats(seq, self.seqs[group]) {
+            if self.seqs[group].is_some_and(|kept| !self.pick.beats(seq, kept)) {
                 continue;
             }
             if self.best_rows[group] == usize::MAX {
                 self.touched.push(group);
             }
-            self.is_set[group] = true;
-            self.seqs[group] = seq;
+            self.seqs[group] = Some(seq);
             self.best_rows[group] = row;
         }
         for &group in &self.touched {
@@ -260,36 +255,32 @@ impl ValuesByGroup {
         self.bytes = bytes;
     }
 
+    /// The text kept for `group` (NULL for a NULL text, or while no row has counted).
+    fn text(&self, group: usize) -> Option<&str> {
+        let (start, length) = self.spans.get(group).copied().flatten()?;
+        // the buffer holds only whole texts copied from string arrays: valid UTF-8
+        Some(
+            std::str::from_utf8(&self.bytes[start..start + length]).expect("a copied UTF-8 string"),
+        )
+    }
+
     /// The first groups' values and sequences (NULL sequence: no row counted), removed.
     fn take(&mut self, emit_to: EmitTo) -> (ArrayRef, ArrayRef) {
         let count = match emit_to {
-            EmitTo::All => self.seqs.len(),
+            EmitTo::All => self.spans.len(),
             EmitTo::First(n) => n,
         };
+        let texts: StringArray = (0..count).map(|group| self.text(group)).collect();
+        let seqs = Int64Array::from(emit_to.take_needed(&mut self.seqs));
         let spans = emit_to.take_needed(&mut self.spans);
-        let seqs = emit_to.take_needed(&mut self.seqs);
-        let is_set = emit_to.take_needed(&mut self.is_set);
         let _ = emit_to.take_needed(&mut self.best_rows);
-        let emitted_bytes = spans.iter().flatten().map(|(_, length)| length).sum();
-        let mut texts = StringBuilder::with_capacity(count, emitted_bytes);
-        for span in &spans {
-            match span {
-                // the buffer holds only whole texts copied from string arrays: valid UTF-8
-                Some((start, length)) => texts.append_value(
-                    std::str::from_utf8(&self.bytes[*start..*start + *length])
-                        .expect("a copied UTF-8 string"),
-                ),
-                None => texts.append_null(),
-            }
-        }
-        let seqs: Int64Array = seqs
-            .into_iter()
-            .zip(is_set)
-            .map(|(seq, set)| set.then_some(seq))
-            .collect();
-        self.live_bytes -= emitted_bytes;
+        self.live_bytes -= spans
+            .iter()
+            .flatten()
+            .map(|(_, length)| length)
+            .sum::<usize>();
         self.compact();
-        (Arc::new(texts.finish()), Arc::new(seqs))
+        (Arc::new(texts), Arc::new(seqs))
     }
 }
 
@@ -337,60 +328,38 @@ impl GroupsAccumulator for ValuesByGroup {
     }
 
     fn size(&self) -> usize {
-        self.seqs.capacity() * size_of::<i64>()
-            + self.is_set.capacity()
+        self.seqs.capacity() * size_of::<Option<i64>>()
             + self.spans.capacity() * size_of::<Option<(usize, usize)>>()
             + self.bytes.capacity()
             + (self.best_rows.capacity() + self.touched.capacity()) * size_of::<usize>()
     }
 }
 
-/// The same for a single group: what the engine uses without GROUP BY, and in windows.
+/// The same for a single group (what the engine uses without GROUP BY, and in windows):
+/// the grouped state with one group, so the rule is written once.
 #[derive(Debug)]
 struct RowAccumulator {
-    pick: Pick,
-    kept: Option<(i64, Option<String>)>,
+    group: ValuesByGroup,
 }
 
 impl Accumulator for RowAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let (texts, seqs) = arguments(values)?;
-        for row in 0..seqs.len() {
-            if seqs.is_null(row) {
-                continue;
-            }
-            let seq = seqs.value(row);
-            if self
-                .kept
-                .as_ref()
-                .is_none_or(|(kept, _)| self.pick.beats(seq, *kept))
-            {
-                let text = texts.is_valid(row).then(|| texts.value(row).to_string());
-                self.kept = Some((seq, text));
-            }
-        }
-        Ok(())
+        let rows = values.first().map_or(0, |column| column.len());
+        self.group.absorb(values, &vec![0; rows], None, 1)
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Utf8(
-            self.kept.as_ref().and_then(|(_, text)| text.clone()),
-        ))
+        Ok(ScalarValue::Utf8(self.group.text(0).map(str::to_string)))
     }
 
     fn size(&self) -> usize {
-        size_of::<Self>()
-            + self
-                .kept
-                .as_ref()
-                .and_then(|(_, text)| text.as_ref())
-                .map_or(0, String::capacity)
+        size_of::<Self>() + self.group.size()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         Ok(vec![
             self.evaluate()?,
-            ScalarValue::Int64(self.kept.as_ref().map(|(seq, _)| *seq)),
+            ScalarValue::Int64(self.group.seqs.first().copied().flatten()),
         ])
     }
 
@@ -485,17 +454,27 @@ mod tests {
         let table =
             MemTable::try_new(schema, vec![batches[..6].to_vec(), batches[6..].to_vec()]).unwrap();
         ctx.register_table("t", Arc::new(table)).unwrap();
-        for query in [
-            "select g, first_by(v, seq) as ours, first_value(v order by seq) as theirs from t group by g",
-            "select g, last_by(v, seq) as ours, last_value(v order by seq) as theirs from t group by g",
+        let groups = group.iter().collect::<std::collections::HashSet<_>>().len();
+        let by_group = [
+            "select g, first_by(v, seq) as ours, \
+                first_value(v order by seq) as theirs from t group by g",
+            "select g, last_by(v, seq) as ours, \
+                last_value(v order by seq) as theirs from t group by g",
             "select g, first_by(v, seq) filter (where flag) as ours, \
                 first_value(v order by seq) filter (where flag) as theirs from t group by g",
             "select g, last_by(v, seq) filter (where flag) as ours, \
                 last_value(v order by seq) filter (where flag) as theirs from t group by g",
+        ];
+        let whole_table = [
             "select 0 as g, first_by(v, seq) as ours, first_value(v order by seq) as theirs from t",
             "select 0 as g, last_by(v, seq) filter (where flag) as ours, \
                 last_value(v order by seq) filter (where flag) as theirs from t",
-        ] {
+        ];
+        let queries = by_group
+            .iter()
+            .map(|query| (query, groups))
+            .chain(whole_table.iter().map(|query| (query, 1)));
+        for (query, expected_groups) in queries {
             let batches = ctx.sql(query).await.unwrap().collect().await.unwrap();
             let mut compared = 0;
             for batch in &batches {
@@ -504,7 +483,7 @@ mod tests {
                 assert_eq!(ours, theirs, "{query}");
                 compared += batch.num_rows();
             }
-            assert!(compared >= 1, "{query}: no groups");
+            assert_eq!(compared, expected_groups, "{query}: groups compared");
         }
     }
 

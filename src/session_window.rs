@@ -32,8 +32,8 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array};
-use arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, PrimitiveArray};
+use arrow::datatypes::{ArrowPrimitiveType, DataType, Field, FieldRef, Int32Type, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
 use datafusion::logical_expr::{
@@ -68,24 +68,10 @@ pub fn udwf() -> WindowUDF {
     })
 }
 
-/// `hash_bucket(text)`: the text's bucket, 0 to `BUCKETS` − 1, the same in every process (a cluster's
-/// executors must agree). NULL for NULL.
+/// `hash_bucket(text)`: the text's bucket, 0 to `BUCKETS` − 1, the same in every process (a
+/// cluster's executors must agree). NULL for NULL.
 pub fn bucket_udf() -> ScalarUDF {
-    create_udf(
-        BUCKET_NAME,
-        vec![DataType::Utf8],
-        DataType::Int32,
-        Volatility::Immutable,
-        Arc::new(|args: &[ColumnarValue]| {
-            let users = ColumnarValue::values_to_arrays(args)?;
-            let buckets: Int32Array = users[0]
-                .as_string::<i32>()
-                .iter()
-                .map(|user| user.map(bucket))
-                .collect();
-            Ok(ColumnarValue::Array(Arc::new(buckets)))
-        }),
-    )
+    text_udf::<Int32Type>(BUCKET_NAME, bucket)
 }
 
 /// `key_hash(text)`: a 64-bit hash of the text, the same in every process. NULL for NULL.
@@ -93,19 +79,24 @@ pub fn bucket_udf() -> ScalarUDF {
 /// than on the keys' text, and the few keys whose hashes collide only bring their rows to
 /// the copies' window, which keeps a key seen once as its own kept copy.
 pub fn key_hash_udf() -> ScalarUDF {
+    text_udf::<Int64Type>(KEY_HASH_NAME, |text| fnv1a(text) as i64)
+}
+
+/// A function of one text, row by row, NULL for NULL.
+fn text_udf<T: ArrowPrimitiveType>(name: &str, function: fn(&str) -> T::Native) -> ScalarUDF {
     create_udf(
-        KEY_HASH_NAME,
+        name,
         vec![DataType::Utf8],
-        DataType::Int64,
+        T::DATA_TYPE,
         Volatility::Immutable,
-        Arc::new(|args: &[ColumnarValue]| {
+        Arc::new(move |args: &[ColumnarValue]| {
             let texts = ColumnarValue::values_to_arrays(args)?;
-            let hashes: Int64Array = texts[0]
+            let values: PrimitiveArray<T> = texts[0]
                 .as_string::<i32>()
                 .iter()
-                .map(|text| text.map(|text| fnv1a(text) as i64))
+                .map(|text| text.map(function))
                 .collect();
-            Ok(ColumnarValue::Array(Arc::new(hashes)))
+            Ok(ColumnarValue::Array(Arc::new(values)))
         }),
     )
 }
