@@ -11,8 +11,9 @@ valid_events as (
     where reject_reason is null
 ),
 
--- the common case: a key seen once, by its hash (the few repeated keys on the left: DataFusion builds a
--- join's hash table from its left side, and the run keeps joins in the order written)
+-- the common case: a key seen once, by its hash (the few repeated keys on the left:
+-- DataFusion builds a join's hash table from its left side, and the run keeps joins in the
+-- order written)
 single_events as (
     select valid_events.*
     from repeated_keys

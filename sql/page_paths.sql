@@ -8,8 +8,8 @@
 -- [landing_pages] says. Worked out once per distinct URL: a site has far fewer pages than
 -- views, and these regular expressions cost more than the join that brings the result back
 -- (in sessionized_events, before the sort, so the sessions are still grouped in the order
--- the sort left them). A URL seen only in rows of other days, in copies or in rejected rows is a
--- harmless extra row.
+-- the sort left them). A URL seen only in rows of other days, in copies or in rejected rows
+-- is a harmless extra row.
 
 with
 

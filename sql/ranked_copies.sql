@@ -84,7 +84,9 @@ ranked as (
 
 final as (
     select
-        * exclude (key_bucket, payload_digest, position, is_new_payload, key_start, payload_start),
+        * exclude (
+            key_bucket, payload_digest, position, is_new_payload, key_start, payload_start
+        ),
         payload_start = key_start as is_exact_copy
     from ranked
 )

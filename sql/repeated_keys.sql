@@ -1,4 +1,4 @@
--- repeated_keys: the hashes of the event keys that the sessionizable rows carry more than once.
+-- repeated_keys: the hashes of the event keys the sessionizable rows carry more than once.
 -- Grain: one row per repeated key hash.
 -- Inputs: stg_events.
 -- A hash aggregate over every row, kept (materialised) on its own: the few keys it finds are
