@@ -6,7 +6,9 @@
 --             of text: the engine turns array_has on a list it knows into comparisons with
 --             each name, far cheaper than a join, which copies every column of every row),
 --             $earliest_event_us and $latest_event_us (the plausible range of event_time),
---             $max_string_bytes (longer strings make a row unusable),
+--             $max_string_bytes (longer strings make a row unusable; cast where it is
+--             compared, as the length of a column read as a dictionary is a dictionary of
+--             lengths, and the engine would infer two types for the one parameter),
 --             $run_day (the day of rows that have no plausible time nor a dt= folder).
 -- Adds event_key (the event's identity), event_day (its day in the reporting time zone),
 -- row_day (the day the row is counted on: its event_day when its time is plausible, else the
@@ -63,20 +65,47 @@ checked as (
             as has_plausible_time,
         keyed.user_id is not null
             and trim(keyed.user_id) <> ''
-            and octet_length(keyed.user_id) <= $max_string_bytes
-            and (keyed.event_id is null or octet_length(keyed.event_id) <= $max_string_bytes)
-            and (keyed.event_name is null or octet_length(keyed.event_name) <= $max_string_bytes)
-            and (keyed.page_url is null or octet_length(keyed.page_url) <= $max_string_bytes)
-            and (keyed.referrer is null or octet_length(keyed.referrer) <= $max_string_bytes)
-            and (keyed.utm_source is null or octet_length(keyed.utm_source) <= $max_string_bytes)
-            and (keyed.utm_medium is null or octet_length(keyed.utm_medium) <= $max_string_bytes)
+            and octet_length(keyed.user_id) <= cast($max_string_bytes as int)
+            and (
+                keyed.event_id is null
+                or octet_length(keyed.event_id) <= cast($max_string_bytes as int)
+            )
+            and (
+                keyed.event_name is null
+                or octet_length(keyed.event_name) <= cast($max_string_bytes as int)
+            )
+            and (
+                keyed.page_url is null
+                or octet_length(keyed.page_url) <= cast($max_string_bytes as int)
+            )
+            and (
+                keyed.referrer is null
+                or octet_length(keyed.referrer) <= cast($max_string_bytes as int)
+            )
+            and (
+                keyed.utm_source is null
+                or octet_length(keyed.utm_source) <= cast($max_string_bytes as int)
+            )
+            and (
+                keyed.utm_medium is null
+                or octet_length(keyed.utm_medium) <= cast($max_string_bytes as int)
+            )
             and (
                 keyed.utm_campaign is null
-                or octet_length(keyed.utm_campaign) <= $max_string_bytes
+                or octet_length(keyed.utm_campaign) <= cast($max_string_bytes as int)
             )
-            and (keyed.device is null or octet_length(keyed.device) <= $max_string_bytes)
-            and (keyed.user_agent is null or octet_length(keyed.user_agent) <= $max_string_bytes)
-            and (keyed.country is null or octet_length(keyed.country) <= $max_string_bytes)
+            and (
+                keyed.device is null
+                or octet_length(keyed.device) <= cast($max_string_bytes as int)
+            )
+            and (
+                keyed.user_agent is null
+                or octet_length(keyed.user_agent) <= cast($max_string_bytes as int)
+            )
+            and (
+                keyed.country is null
+                or octet_length(keyed.country) <= cast($max_string_bytes as int)
+            )
             as passes_string_checks
     from keyed
 ),
@@ -97,22 +126,28 @@ classified as (
                     then 'event_time before earliest_event_time'
                 when arrow_cast(checked.event_time, 'Int64') > $latest_event_us
                     then 'event_time in the future'
-                when octet_length(checked.user_id) > $max_string_bytes then 'user_id too long'
-                when octet_length(checked.event_id) > $max_string_bytes then 'event_id too long'
-                when octet_length(checked.event_name) > $max_string_bytes
+                when octet_length(checked.user_id) > cast($max_string_bytes as int)
+                    then 'user_id too long'
+                when octet_length(checked.event_id) > cast($max_string_bytes as int)
+                    then 'event_id too long'
+                when octet_length(checked.event_name) > cast($max_string_bytes as int)
                     then 'event_name too long'
-                when octet_length(checked.page_url) > $max_string_bytes then 'page_url too long'
-                when octet_length(checked.referrer) > $max_string_bytes then 'referrer too long'
-                when octet_length(checked.utm_source) > $max_string_bytes
+                when octet_length(checked.page_url) > cast($max_string_bytes as int)
+                    then 'page_url too long'
+                when octet_length(checked.referrer) > cast($max_string_bytes as int)
+                    then 'referrer too long'
+                when octet_length(checked.utm_source) > cast($max_string_bytes as int)
                     then 'utm_source too long'
-                when octet_length(checked.utm_medium) > $max_string_bytes
+                when octet_length(checked.utm_medium) > cast($max_string_bytes as int)
                     then 'utm_medium too long'
-                when octet_length(checked.utm_campaign) > $max_string_bytes
+                when octet_length(checked.utm_campaign) > cast($max_string_bytes as int)
                     then 'utm_campaign too long'
-                when octet_length(checked.device) > $max_string_bytes then 'device too long'
-                when octet_length(checked.user_agent) > $max_string_bytes
+                when octet_length(checked.device) > cast($max_string_bytes as int)
+                    then 'device too long'
+                when octet_length(checked.user_agent) > cast($max_string_bytes as int)
                     then 'user_agent too long'
-                when octet_length(checked.country) > $max_string_bytes then 'country too long'
+                when octet_length(checked.country) > cast($max_string_bytes as int)
+                    then 'country too long'
                 else 'failed a row check'
             end
         end as reject_reason,

@@ -28,7 +28,9 @@ use chrono::NaiveDate;
 
 use crate::config::{ColumnSource, RunSettings};
 use crate::error::UserError;
-use crate::input_table::{DAY_COLUMN, InputTable, day_value};
+use crate::input_table::{
+    DAY_COLUMN, InputTable, day_value, dictionary_type, small_dictionary_columns,
+};
 use crate::scope::DayRange;
 use crate::storage::{self, InputLocation};
 
@@ -74,6 +76,8 @@ pub struct Input {
     pub has_event_name: bool,
     /// The input's own columns, as carried in `input_row` for the rejects table.
     pub original_columns: Vec<String>,
+    /// Those of them read as dictionaries (`input_table`), though the files store text.
+    pub dictionary_columns: Vec<String>,
     /// Things the user should know that are not errors (columns missing in some files, …).
     pub notes: Vec<String>,
 }
@@ -144,7 +148,7 @@ pub async fn register(
             continue;
         }
         match result {
-            Ok((schema, rows)) => good.push((meta, path, schema, rows)),
+            Ok(facts) => good.push((meta, path, facts)),
             Err(reason) if on_bad_file == OnBadFile::Skip => skipped.push(BadFile { path, reason }),
             Err(reason) => return Err(UserError::input(path, reason).into()),
         }
@@ -158,7 +162,7 @@ pub async fn register(
         settings,
         &good
             .iter()
-            .map(|(_, path, schema, _)| (path.as_str(), schema))
+            .map(|(_, path, facts)| (path.as_str(), &facts.schema))
             .collect::<Vec<_>>(),
     )?;
 
@@ -174,6 +178,13 @@ pub async fn register(
         .zip(&days)
         .map(|((meta, ..), day)| (meta.clone(), day.clone().filter(|_| by_folder)))
         .collect();
+    // a cluster reads the files with the engine's own tables, as text
+    let dictionaries = if distributed {
+        Vec::new()
+    } else {
+        dictionary_columns(settings, &good)
+    };
+    tracing::debug!(columns = ?dictionaries, "text columns read as dictionaries");
     let raw = if distributed {
         let raw = per_folder_tables(ctx, &location, &table_schema, &tagged)?;
         if no_rows {
@@ -182,18 +193,29 @@ pub async fn register(
             raw
         }
     } else {
-        let scanned = if no_rows { Vec::new() } else { tagged };
+        let scanned = if no_rows {
+            Vec::new()
+        } else {
+            tagged
+                .into_iter()
+                .zip(&good)
+                .map(|((meta, day), (_, _, facts))| (meta, day, facts.schema.clone()))
+                .collect()
+        };
         ctx.read_table(Arc::new(InputTable::new(
             location.url.object_store(),
-            table_schema.clone(),
+            &table_schema,
             scanned,
+            &dictionaries,
         )))?
     };
 
+    // each column's type as read: a column read as a dictionary is one here
+    let read_schema = raw.schema().inner().clone();
     let mut exprs = Vec::new();
     let mut has_event_name = false;
     for source in &settings.columns {
-        let input_type = table_schema
+        let input_type = read_schema
             .field_with_name(&source.column)
             .ok()
             .map(|f| f.data_type().clone());
@@ -207,6 +229,7 @@ pub async fn register(
             &location,
             source,
             input_type.as_ref(),
+            dictionaries.contains(&source.column),
             settings,
         )?);
     }
@@ -223,11 +246,11 @@ pub async fn register(
         .iter()
         .zip(days)
         .filter(|_| !no_rows)
-        .map(|((meta, path, _, rows), day)| {
+        .map(|((meta, path, facts), day)| {
             Ok(InputFile {
                 path: path.clone(),
                 bytes: meta.size,
-                rows: *rows,
+                rows: facts.rows,
                 input_day: day,
                 url: file_url(&location, meta)?.as_str().to_string(),
             })
@@ -241,23 +264,68 @@ pub async fn register(
         skipped,
         has_event_name,
         original_columns,
+        dictionary_columns: dictionaries,
         notes,
     })
 }
 
 /// The rejects as the user's own rows: `input_row` unpacked into the original columns,
 /// followed by the rejects' other columns (`reject_reason`, `dt`).
-pub fn with_original_columns(rejects: DataFrame, original_columns: &[String]) -> Result<DataFrame> {
-    let mut exprs: Vec<Expr> = original_columns
+pub fn with_original_columns(rejects: DataFrame, input: &Input) -> Result<DataFrame> {
+    let mut exprs: Vec<Expr> = input
+        .original_columns
         .iter()
-        .map(|name| get_field(col("input_row"), name.as_str()).alias(name))
+        .map(|name| {
+            let value = get_field(col("input_row"), name.as_str());
+            // as the file stores it (cast here, for the few rejected rows only: in the view
+            // every row paid for it)
+            if input.dictionary_columns.contains(name) {
+                cast(value, DataType::Utf8).alias(name)
+            } else {
+                value.alias(name)
+            }
+        })
         .collect();
     for field in rejects.schema().fields() {
-        if field.name() != "input_row" && !original_columns.contains(field.name()) {
+        if field.name() != "input_row" && !input.original_columns.contains(field.name()) {
             exprs.push(ident(field.name()));
         }
     }
     Ok(rejects.select(exprs)?)
+}
+
+/// The text columns read as dictionaries: those every file stores with a small dictionary
+/// and that feed a text field other than the user and event ids, which the run hashes,
+/// sorts and compares as keys (and which are rarely few). A column that feeds no field is
+/// only carried for the rejects table, and stays as it is.
+fn dictionary_columns(
+    settings: &RunSettings,
+    files: &[(ObjectMeta, String, FileFacts)],
+) -> Vec<String> {
+    let feeds = |column: &str, fields: &[&str]| {
+        settings
+            .columns
+            .iter()
+            .any(|source| source.column == column && fields.contains(&source.field))
+    };
+    let Some((_, _, first)) = files.first() else {
+        return Vec::new();
+    };
+    first
+        .small_dictionaries
+        .iter()
+        .filter(|column| {
+            let fields: Vec<&str> = settings.columns.iter().map(|source| source.field).collect();
+            feeds(column, &fields)
+                && !feeds(column, &["user_id", "event_id", "event_time", "revenue"])
+        })
+        .filter(|column| {
+            files
+                .iter()
+                .all(|(_, _, facts)| facts.small_dictionaries.contains(column))
+        })
+        .cloned()
+        .collect()
 }
 
 /// The input as one listing table per day folder, unioned, each tagged with its day: what a
@@ -329,8 +397,15 @@ async fn list_files(
     Ok(files)
 }
 
-/// A file's schema and row count, or why it cannot be read.
-type Footer = Result<(SchemaRef, u64), String>;
+/// What a file's footer tells, or why the file cannot be read.
+type Footer = Result<FileFacts, String>;
+
+struct FileFacts {
+    schema: SchemaRef,
+    rows: u64,
+    /// Its text columns stored with small dictionaries (see `input_table`).
+    small_dictionaries: Vec<String>,
+}
 
 /// The footer of one file.
 async fn inspect(store: Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Footer {
@@ -350,10 +425,11 @@ async fn inspect(store: Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Footer {
     let schema =
         parquet::arrow::parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
             .map_err(|e| format!("a Parquet schema that Arrow cannot read: {e}"))?;
-    Ok((
-        Arc::new(schema),
-        u64::try_from(file.num_rows()).unwrap_or(0),
-    ))
+    Ok(FileFacts {
+        small_dictionaries: small_dictionary_columns(&metadata, &schema),
+        schema: Arc::new(schema),
+        rows: u64::try_from(file.num_rows()).unwrap_or(0),
+    })
 }
 
 /// The file as a URL of its store: `file:///…` or `s3://bucket/…`.
@@ -543,6 +619,7 @@ fn canonical_exprs(
     location: &InputLocation,
     source: &ColumnSource,
     input_type: Option<&DataType>,
+    read_as_dictionary: bool,
     settings: &RunSettings,
 ) -> Result<Vec<Expr>, UserError> {
     let name = source.field;
@@ -603,6 +680,9 @@ fn canonical_exprs(
         _ => {
             let value = match input_type {
                 None => lit(ScalarValue::Utf8(None)),
+                // read as a dictionary (input_table): kept so, the models' functions and
+                // comparisons take either
+                _ if read_as_dictionary => cast(column, dictionary_type()),
                 Some(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
                     cast(column, DataType::Utf8)
                 }

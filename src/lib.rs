@@ -490,10 +490,7 @@ async fn compute_once(
     let users = ctx.table(models::USERS_TABLE).await?;
     staging.write_whole(models::USERS_TABLE, users).await?;
 
-    let rejects = events::with_original_columns(
-        ctx.table(models::REJECTS_MODEL).await?,
-        &input.original_columns,
-    )?;
+    let rejects = events::with_original_columns(ctx.table(models::REJECTS_MODEL).await?, input)?;
     staging.write_frame(models::REJECTS_TABLE, rejects).await?;
     staging.fill_days(models::REJECTS_TABLE, &days).await?;
     staging.register_written(ctx, models::REJECTS_TABLE).await?;

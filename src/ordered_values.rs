@@ -18,8 +18,8 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringArray};
-use arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Field, FieldRef, Int32Type, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
@@ -82,17 +82,25 @@ impl AggregateUDFImpl for ValueBy {
         &self.signature
     }
 
-    /// Any text and any integer: the value is read as Utf8, the sequence as Int64.
+    /// Any text and any integer: the value is read as Utf8 (a dictionary of Utf8 with Int32
+    /// keys as it is: the input's low-cardinality columns arrive so, and unpacking them would
+    /// copy every row's text), the sequence as Int64.
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        match arg_types {
-            [value, seq]
-                if matches!(
-                    value,
-                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-                ) && (seq.is_integer() || seq == &DataType::Null) =>
-            {
-                Ok(vec![DataType::Utf8, DataType::Int64])
+        let text = |value: &DataType| match value {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => {
+                Some(DataType::Utf8)
             }
+            DataType::Dictionary(_, inner) if text_type(inner) => Some(dictionary_of_text()),
+            _ => None,
+        };
+        match arg_types {
+            [value, seq] if seq.is_integer() || seq == &DataType::Null => match text(value) {
+                Some(value) => Ok(vec![value, DataType::Int64]),
+                None => plan_err!(
+                    "{}(value, seq) takes a text value and an integer sequence, not {arg_types:?}",
+                    self.name()
+                ),
+            },
             _ => plan_err!(
                 "{}(value, seq) takes a text value and an integer sequence, not {arg_types:?}",
                 self.name()
@@ -137,13 +145,52 @@ impl AggregateUDFImpl for ValueBy {
     }
 }
 
+fn text_type(value: &DataType) -> bool {
+    matches!(
+        value,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
+}
+
+/// The one dictionary type the functions read without unpacking.
+fn dictionary_of_text() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// A value column: plain text, or a dictionary of text (each row a key into its values).
+enum Texts<'a> {
+    Plain(&'a StringArray),
+    Dictionary(&'a Int32Array, &'a StringArray),
+}
+
+impl Texts<'_> {
+    fn get(&self, row: usize) -> Option<&str> {
+        match self {
+            Texts::Plain(texts) => texts.is_valid(row).then(|| texts.value(row)),
+            Texts::Dictionary(keys, values) => {
+                let key = keys.is_valid(row).then(|| keys.value(row) as usize)?;
+                values.is_valid(key).then(|| values.value(key))
+            }
+        }
+    }
+
+    /// As a plain text column (a state column is one).
+    fn to_plain(&self) -> ArrayRef {
+        match self {
+            Texts::Plain(texts) => Arc::new((*texts).clone()),
+            Texts::Dictionary(keys, _) => Arc::new(
+                (0..keys.len())
+                    .map(|row| self.get(row))
+                    .collect::<StringArray>(),
+            ),
+        }
+    }
+}
+
 /// The two argument (or state) columns, checked.
-fn arguments(values: &[ArrayRef]) -> Result<(&arrow::array::StringArray, &Int64Array)> {
+fn arguments(values: &[ArrayRef]) -> Result<(Texts<'_>, &Int64Array)> {
     match values {
-        [value, seq] => match (
-            value.as_string_opt::<i32>(),
-            seq.as_primitive_opt::<Int64Type>(),
-        ) {
+        [value, seq] => match (texts(value), seq.as_primitive_opt::<Int64Type>()) {
             (Some(value), Some(seq)) => Ok((value, seq)),
             _ => exec_err!(
                 "first_by/last_by: expected Utf8 and Int64, got {} and {}",
@@ -156,6 +203,17 @@ fn arguments(values: &[ArrayRef]) -> Result<(&arrow::array::StringArray, &Int64A
             values.len()
         ),
     }
+}
+
+fn texts(value: &ArrayRef) -> Option<Texts<'_>> {
+    if let Some(texts) = value.as_string_opt::<i32>() {
+        return Some(Texts::Plain(texts));
+    }
+    let dictionary = value.as_dictionary_opt::<Int32Type>()?;
+    Some(Texts::Dictionary(
+        dictionary.keys(),
+        dictionary.values().as_string_opt::<i32>()?,
+    ))
 }
 
 /// Whether row `row` passes the aggregate's FILTER (a NULL condition does not).
@@ -229,9 +287,8 @@ impl ValuesByGroup {
             if let Some((_, length)) = self.spans[group] {
                 self.live_bytes -= length;
             }
-            self.spans[group] = texts.is_valid(row).then(|| {
-                let text = texts.value(row).as_bytes();
-                self.bytes.extend_from_slice(text);
+            self.spans[group] = texts.get(row).map(|text| {
+                self.bytes.extend_from_slice(text.as_bytes());
                 (self.bytes.len() - text.len(), text.len())
             });
             if let Some((_, length)) = self.spans[group] {
@@ -324,7 +381,7 @@ impl GroupsAccumulator for ValuesByGroup {
         let seqs: Int64Array = (0..seqs.len())
             .map(|row| (passes(opt_filter, row) && seqs.is_valid(row)).then(|| seqs.value(row)))
             .collect();
-        Ok(vec![Arc::new(texts.clone()), Arc::new(seqs)])
+        Ok(vec![texts.to_plain(), Arc::new(seqs)])
     }
 
     fn size(&self) -> usize {
@@ -426,7 +483,26 @@ mod tests {
             Field::new("seq", DataType::Int64, false),
             Field::new("v", DataType::Utf8, true),
             Field::new("flag", DataType::Boolean, false),
+            // the same texts as a dictionary, as the input's small-dictionary columns are
+            // read: a NULL text is a NULL key or, every other time, a key to a NULL value
+            Field::new("d", dictionary_of_text(), true),
         ]));
+        let dictionary_values = Arc::new(StringArray::from(
+            names
+                .iter()
+                .map(|name| Some(*name))
+                .chain([None])
+                .collect::<Vec<_>>(),
+        ));
+        let keys: Vec<Option<i32>> = value
+            .iter()
+            .enumerate()
+            .map(|(row, text)| match text {
+                Some(text) => names.iter().position(|name| name == text).map(|i| i as i32),
+                None if row % 2 == 0 => None,
+                None => Some(names.len() as i32),
+            })
+            .collect();
         let batches: Vec<RecordBatch> = (0..rows)
             .step_by(250)
             .map(|start| {
@@ -439,6 +515,13 @@ mod tests {
                         Arc::new(Int64Array::from(seq[start..end].to_vec())),
                         Arc::new(StringArray::from(value[start..end].to_vec())),
                         Arc::new(BooleanArray::from(flag[start..end].to_vec())),
+                        Arc::new(
+                            arrow::array::DictionaryArray::<Int32Type>::try_new(
+                                Int32Array::from(keys[start..end].to_vec()),
+                                dictionary_values.clone(),
+                            )
+                            .unwrap(),
+                        ),
                     ],
                 )
                 .unwrap()
@@ -464,11 +547,16 @@ mod tests {
                 first_value(v order by seq) filter (where flag) as theirs from t group by g",
             "select g, last_by(v, seq) filter (where flag) as ours, \
                 last_value(v order by seq) filter (where flag) as theirs from t group by g",
+            "select g, first_by(d, seq) as ours, \
+                first_value(v order by seq) as theirs from t group by g",
+            "select g, last_by(d, seq) filter (where flag) as ours, \
+                last_value(v order by seq) filter (where flag) as theirs from t group by g",
         ];
         let whole_table = [
             "select 0 as g, first_by(v, seq) as ours, first_value(v order by seq) as theirs from t",
             "select 0 as g, last_by(v, seq) filter (where flag) as ours, \
                 last_value(v order by seq) filter (where flag) as theirs from t",
+            "select 0 as g, first_by(d, seq) as ours, first_value(v order by seq) as theirs from t",
         ];
         let queries = by_group
             .iter()
@@ -589,6 +677,34 @@ mod tests {
         assert_eq!(
             strings(&merged.evaluate(EmitTo::All).unwrap()),
             owned(&[Some("kept"), None])
+        );
+    }
+
+    #[test]
+    fn a_dictionary_value_converts_to_a_plain_text_state() {
+        // keys 1, NULL, 0, 2: "b", NULL (a NULL key), "a", NULL (a key to a NULL value)
+        let dictionary = arrow::array::DictionaryArray::<Int32Type>::try_new(
+            Int32Array::from(vec![Some(1), None, Some(0), Some(2)]),
+            Arc::new(StringArray::from(vec![Some("a"), Some("b"), None])),
+        )
+        .unwrap();
+        let values = [
+            Arc::new(dictionary) as ArrayRef,
+            seqs(&[Some(4), Some(1), Some(3), Some(2)]),
+        ];
+        let state = ValuesByGroup::new(Pick::First)
+            .convert_to_state(&values, None)
+            .unwrap();
+        assert_eq!(state[0].data_type(), &DataType::Utf8);
+        assert_eq!(
+            strings(&state[0]),
+            owned(&[Some("b"), None, Some("a"), None])
+        );
+        let mut last = ValuesByGroup::new(Pick::Last);
+        last.update_batch(&values, &[0, 0, 1, 1], None, 2).unwrap();
+        assert_eq!(
+            strings(&last.evaluate(EmitTo::All).unwrap()),
+            owned(&[Some("b"), Some("a")])
         );
     }
 

@@ -99,10 +99,12 @@ fn a_run_that_must_spill_writes_what_an_unlimited_run_writes() {
     assert_eq!(tables(&work.path("free")), tables(&work.path("spilled")));
     let report = newest_report(&work.path("spilled"));
     let spilled = report["memory"]["spilled_bytes"].as_u64().unwrap();
-    // more than the whole pool (32 MiB) went to disk: not a spill of a few stray batches.
-    // How much spills depends on when the pool's other consumers ask for memory: 80-90 MB
-    // at these 200,000 events, 30-50 MB at 100,000, too near the bound to test it there
-    assert!(spilled > 32 * 1024 * 1024, "{}", report["memory"]);
+    // more than half the pool (32 MiB) went to disk: not a spill of a few stray batches (a
+    // batch is under 2 MB). How much spills depends on when the pool's other consumers ask
+    // for memory, and on how compact the events are in memory: 25-30 MB at these 200,000
+    // events since the input's small-dictionary columns are read as dictionaries (80-90 MB
+    // before, as text)
+    assert!(spilled > 16 * 1024 * 1024, "{}", report["memory"]);
     let free = newest_report(&work.path("free"));
     assert_eq!(free["memory"]["spilled_bytes"].as_u64(), Some(0));
 }
