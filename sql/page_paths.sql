@@ -49,13 +49,17 @@ page_parts as (
     from viewed_urls
 ),
 
+-- page_path as plain text: the regular expression functions give string views, which would
+-- then be carried through the sessions sort (slower to sort and copy than text)
 pages as (
     select
         page_url,
-        case
-            when coalesce(kept_query, '') = '' then bare_path
-            else concat(bare_path, '?', kept_query)
-        end as page_path
+        cast(
+            case
+                when coalesce(kept_query, '') = '' then bare_path
+                else concat(bare_path, '?', kept_query)
+            end as varchar
+        ) as page_path
     from page_parts
 )
 
