@@ -1,6 +1,7 @@
 //! Reads the input files and maps their columns onto the canonical event fields the SQL
-//! models use (`[columns]` in the config), converting each to one type: strings to Utf8,
-//! event_time to microseconds in the reporting time zone, revenue to double.
+//! models use (`[columns]` in the config), converting each to one type: strings to Utf8 (or,
+//! for a column every file stores with a small dictionary, a dictionary of Utf8: see
+//! `input_table`), event_time to microseconds in the reporting time zone, revenue to double.
 //!
 //! Every file's footer is read first, so a file that is not Parquet, is truncated or empty,
 //! or whose columns conflict with the other files' is reported by name before any work
