@@ -303,12 +303,6 @@ fn dictionary_columns(
     settings: &RunSettings,
     files: &[(ObjectMeta, String, FileFacts)],
 ) -> Vec<String> {
-    let feeds = |column: &str, fields: &[&str]| {
-        settings
-            .columns
-            .iter()
-            .any(|source| source.column == column && fields.contains(&source.field))
-    };
     let Some((_, _, first)) = files.first() else {
         return Vec::new();
     };
@@ -316,9 +310,15 @@ fn dictionary_columns(
         .small_dictionaries
         .iter()
         .filter(|column| {
-            let fields: Vec<&str> = settings.columns.iter().map(|source| source.field).collect();
-            feeds(column, &fields)
-                && !feeds(column, &["user_id", "event_id", "event_time", "revenue"])
+            let mut fields = settings
+                .columns
+                .iter()
+                .filter(|source| &source.column == *column)
+                .map(|source| source.field)
+                .peekable();
+            fields.peek().is_some()
+                && fields
+                    .all(|field| !["user_id", "event_id", "event_time", "revenue"].contains(&field))
         })
         .filter(|column| {
             files

@@ -19,6 +19,7 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int64Array, StringArray};
+use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, FieldRef, Int32Type, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -26,6 +27,8 @@ use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
+
+use crate::input_table::dictionary_type;
 
 pub const FIRST_NAME: &str = "first_by";
 pub const LAST_NAME: &str = "last_by";
@@ -86,22 +89,26 @@ impl AggregateUDFImpl for ValueBy {
     /// keys as it is: the input's low-cardinality columns arrive so, and unpacking them would
     /// copy every row's text), the sequence as Int64.
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let text = |value: &DataType| match value {
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => {
-                Some(DataType::Utf8)
-            }
-            DataType::Dictionary(_, inner) if text_type(inner) => Some(dictionary_of_text()),
+        let value = match arg_types {
+            [value, seq] if seq.is_integer() || seq == &DataType::Null => match value {
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => {
+                    Some(DataType::Utf8)
+                }
+                DataType::Dictionary(_, inner)
+                    if matches!(
+                        **inner,
+                        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                    ) =>
+                {
+                    Some(dictionary_type())
+                }
+                _ => None,
+            },
             _ => None,
         };
-        match arg_types {
-            [value, seq] if seq.is_integer() || seq == &DataType::Null => match text(value) {
-                Some(value) => Ok(vec![value, DataType::Int64]),
-                None => plan_err!(
-                    "{}(value, seq) takes a text value and an integer sequence, not {arg_types:?}",
-                    self.name()
-                ),
-            },
-            _ => plan_err!(
+        match value {
+            Some(value) => Ok(vec![value, DataType::Int64]),
+            None => plan_err!(
                 "{}(value, seq) takes a text value and an integer sequence, not {arg_types:?}",
                 self.name()
             ),
@@ -145,18 +152,6 @@ impl AggregateUDFImpl for ValueBy {
     }
 }
 
-fn text_type(value: &DataType) -> bool {
-    matches!(
-        value,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-    )
-}
-
-/// The one dictionary type the functions read without unpacking.
-fn dictionary_of_text() -> DataType {
-    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
-}
-
 /// A value column: plain text, or a dictionary of text (each row a key into its values).
 enum Texts<'a> {
     Plain(&'a StringArray),
@@ -171,18 +166,6 @@ impl Texts<'_> {
                 let key = keys.is_valid(row).then(|| keys.value(row) as usize)?;
                 values.is_valid(key).then(|| values.value(key))
             }
-        }
-    }
-
-    /// As a plain text column (a state column is one).
-    fn to_plain(&self) -> ArrayRef {
-        match self {
-            Texts::Plain(texts) => Arc::new((*texts).clone()),
-            Texts::Dictionary(keys, _) => Arc::new(
-                (0..keys.len())
-                    .map(|row| self.get(row))
-                    .collect::<StringArray>(),
-            ),
         }
     }
 }
@@ -377,11 +360,12 @@ impl GroupsAccumulator for ValuesByGroup {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let (texts, seqs) = arguments(values)?;
+        let (_, seqs) = arguments(values)?;
         let seqs: Int64Array = (0..seqs.len())
             .map(|row| (passes(opt_filter, row) && seqs.is_valid(row)).then(|| seqs.value(row)))
             .collect();
-        Ok(vec![texts.to_plain(), Arc::new(seqs)])
+        // a state's value is plain text: a dictionary is unpacked (a key to a NULL value too)
+        Ok(vec![cast(&values[0], &DataType::Utf8)?, Arc::new(seqs)])
     }
 
     fn size(&self) -> usize {
@@ -485,7 +469,7 @@ mod tests {
             Field::new("flag", DataType::Boolean, false),
             // the same texts as a dictionary, as the input's small-dictionary columns are
             // read: a NULL text is a NULL key or, every other time, a key to a NULL value
-            Field::new("d", dictionary_of_text(), true),
+            Field::new("d", dictionary_type(), true),
         ]));
         let dictionary_values = Arc::new(StringArray::from(
             names

@@ -1344,3 +1344,67 @@ fn count_sessions(events: &[&Row]) -> u64 {
     }
     sessions
 }
+
+/// Text columns every file stores with a small dictionary, and that feed a text field other
+/// than the ids, are read as dictionaries (the run logs which); the sessions and the rejects
+/// hold their texts as text all the same, and the rejected row keeps its own columns' types.
+#[test]
+fn small_dictionary_columns_are_read_as_dictionaries_and_written_as_text() {
+    let work = Work::new();
+    let t = at("2026-11-07 09:00:00");
+    work.write_parquet(
+        "in/events.parquet",
+        vec![
+            ("event_id", texts(&["1", "2", "3"])),
+            // the user id: few values, but a key, never a dictionary
+            ("user_id", strings(&[Some("u"), Some("u"), None])),
+            (
+                "event_time",
+                utc_micros(&[Some(t), Some(t + MINUTE), Some(t + 2 * MINUTE)]),
+            ),
+            ("event_name", texts(&["page_view", "page_view", "page_view"])),
+            ("device", texts(&["tablet", "tablet", "tablet"])),
+            // no field reads it: carried for the rejects only, as it is
+            ("note", texts(&["x", "y", "z"])),
+        ],
+    );
+    let run = work
+        .command(&[
+            "--log-format",
+            "json",
+            "run",
+            "--input",
+            "in",
+            "--output",
+            "out",
+        ])
+        .env("SESSIONIZE_LOG", "debug")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    let read_as: Vec<String> = stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["message"] == "text columns read as dictionaries")
+        .map(|line| line["columns"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(read_as, [r#"["event_name", "device"]"#], "{stderr}");
+
+    let sessions = session_rows(&work.path("out"));
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0]["device"].text(), Some("tablet"));
+    assert_eq!(sessions[0]["page_view_count"].int(), 2);
+    // read_table panics on any column that is not plain text, a number, a flag or a time
+    let rejects = read_table(&work.path("out"), "rejects");
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(
+        ["event_name", "device", "note", "reject_reason"].map(|c| rejects[0][c].text()),
+        [
+            Some("page_view"),
+            Some("tablet"),
+            Some("z"),
+            Some("missing user_id")
+        ]
+    );
+}
