@@ -1362,7 +1362,10 @@ fn small_dictionary_columns_are_read_as_dictionaries_and_written_as_text() {
                 "event_time",
                 utc_micros(&[Some(t), Some(t + MINUTE), Some(t + 2 * MINUTE)]),
             ),
-            ("event_name", texts(&["page_view", "page_view", "page_view"])),
+            (
+                "event_name",
+                texts(&["page_view", "page_view", "page_view"]),
+            ),
             ("device", texts(&["tablet", "tablet", "tablet"])),
             // no field reads it: carried for the rejects only, as it is
             ("note", texts(&["x", "y", "z"])),
