@@ -63,7 +63,9 @@ final as (
             and sessions_in.medium = attributions.raw_medium
             and sessions_in.campaign = attributions.raw_campaign
             and sessions_in.has_utm = attributions.has_utm
-            and (sessions_in.click_source is not distinct from attributions.click_source)
+            -- NULL (no click id) matches NULL: as an equality the engine hashes it with the
+            -- other keys, where IS NOT DISTINCT FROM was a filter on every matched pair
+            and coalesce(sessions_in.click_source, '') = coalesce(attributions.click_source, '')
     ) on sessions_in.user_agent = user_agent_lookup.user_agent
 )
 

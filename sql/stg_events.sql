@@ -151,7 +151,7 @@ classified as (
                 else 'failed a row check'
             end
         end as reject_reason,
-        cast(to_local_time(checked.event_time) as date) as event_day,
+        local_day(checked.event_time) as event_day,
         (not $has_event_name)
             or coalesce(array_has($page_view_events, checked.event_name), false) as is_page_view,
         coalesce(array_has($conversion_events, checked.event_name), false) as is_conversion

@@ -212,14 +212,15 @@ fn session(config: SessionConfig) -> Result<SessionContext> {
 }
 
 /// Registers the functions the models call that the engine does not have: `session_index`,
-/// `hash_bucket` and `key_hash` (`session_window.rs`), `first_by` and `last_by`
-/// (`ordered_values.rs`), `url_host` and `url_parameter` (`url_functions.rs`). Every session
-/// that plans or runs the models needs them: this process's, and on a cluster the
-/// scheduler's and each executor's.
+/// `hash_bucket` and `key_hash` (`session_window.rs`), `local_day` (`local_day.rs`),
+/// `first_by` and `last_by` (`ordered_values.rs`), `url_host` and `url_parameter`
+/// (`url_functions.rs`). Every session that plans or runs the models needs them: this
+/// process's, and on a cluster the scheduler's and each executor's.
 pub fn register_functions(registry: &mut dyn FunctionRegistry) -> datafusion::error::Result<()> {
     registry.register_udwf(Arc::new(crate::session_window::udwf()))?;
     registry.register_udf(Arc::new(crate::session_window::bucket_udf()))?;
     registry.register_udf(Arc::new(crate::session_window::key_hash_udf()))?;
+    registry.register_udf(Arc::new(crate::local_day::udf()))?;
     for function in crate::ordered_values::udafs() {
         registry.register_udaf(Arc::new(function))?;
     }

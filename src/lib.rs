@@ -19,6 +19,7 @@ pub mod events;
 pub mod generate;
 pub mod history;
 pub mod input_table;
+pub mod local_day;
 pub mod logging;
 pub mod memory_pool;
 pub mod models;
