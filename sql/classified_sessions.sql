@@ -1,17 +1,9 @@
 -- classified_sessions: every session with its channel, device, browser, OS and bot flag.
 -- Grain: one row per session, bots included.
--- Inputs: sessions, session_sources (each raw attribution normalised), traffic_channels,
---         user_agent_lookup (each distinct user agent parsed once, by src/user_agents.rs).
--- Parameters: $days_end_us (sessions that start after a dated run's days belong to a later
---             run, and are left out here).
--- The data's own device wins; the user agent fills in where the data has none.
+-- Inputs: agent_sessions (the sessions of this run's days with their device, browser, OS and
+--         bot flag), session_sources (each raw attribution normalised), traffic_channels.
 
 with
-
-sessions_in as (
-    select * from sessions
-    where arrow_cast(session_start, 'Int64') < $days_end_us
-),
 
 -- each raw attribution with its channel: a few rows, joined to the sessions in one pass
 attributions as (
@@ -27,46 +19,44 @@ attributions as (
 
 final as (
     select
-        sessions_in.session_id,
-        sessions_in.user_id,
-        sessions_in.session_number,
-        sessions_in.session_start,
-        sessions_in.session_end,
-        sessions_in.duration_s,
-        sessions_in.event_count,
-        sessions_in.page_view_count,
-        sessions_in.landing_page,
-        sessions_in.exit_page,
-        sessions_in.referrer,
+        agent_sessions.session_id,
+        agent_sessions.user_id,
+        agent_sessions.session_number,
+        agent_sessions.session_start,
+        agent_sessions.session_end,
+        agent_sessions.duration_s,
+        agent_sessions.event_count,
+        agent_sessions.page_view_count,
+        agent_sessions.landing_page,
+        agent_sessions.exit_page,
+        agent_sessions.referrer,
         attributions.source,
         attributions.medium,
         attributions.campaign,
         attributions.channel,
-        coalesce(sessions_in.device, user_agent_lookup.ua_device) as device,
-        user_agent_lookup.ua_browser as browser,
-        user_agent_lookup.ua_os as os,
-        sessions_in.country,
-        sessions_in.is_bounce,
-        sessions_in.is_engaged,
-        sessions_in.conversion_count,
-        sessions_in.revenue,
-        sessions_in.is_new_user,
-        coalesce(user_agent_lookup.is_bot, false) as is_bot,
-        sessions_in.dt,
-        sessions_in.page_paths
-    -- the small lookups on the left: DataFusion builds a join's hash table from its left side
-    from user_agent_lookup
-    right join (
-        attributions
-        right join sessions_in
-            on sessions_in.source = attributions.raw_source
-            and sessions_in.medium = attributions.raw_medium
-            and sessions_in.campaign = attributions.raw_campaign
-            and sessions_in.has_utm = attributions.has_utm
-            -- NULL (no click id) matches NULL: as an equality the engine hashes it with the
-            -- other keys, where IS NOT DISTINCT FROM was a filter on every matched pair
-            and coalesce(sessions_in.click_source, '') = coalesce(attributions.click_source, '')
-    ) on sessions_in.user_agent = user_agent_lookup.user_agent
+        agent_sessions.device,
+        agent_sessions.browser,
+        agent_sessions.os,
+        agent_sessions.country,
+        agent_sessions.is_bounce,
+        agent_sessions.is_engaged,
+        agent_sessions.conversion_count,
+        agent_sessions.revenue,
+        agent_sessions.is_new_user,
+        agent_sessions.is_bot,
+        agent_sessions.dt,
+        agent_sessions.page_paths
+    -- the few attributions on the left: DataFusion builds a join's hash table from its left
+    -- side
+    from attributions
+    right join agent_sessions
+        on agent_sessions.source = attributions.raw_source
+        and agent_sessions.medium = attributions.raw_medium
+        and agent_sessions.campaign = attributions.raw_campaign
+        and agent_sessions.has_utm = attributions.has_utm
+        -- NULL (no click id) matches NULL: as an equality the engine hashes it with the
+        -- other keys, where IS NOT DISTINCT FROM was a filter on every matched pair
+        and coalesce(agent_sessions.click_source, '') = coalesce(attributions.click_source, '')
 )
 
 select * from final

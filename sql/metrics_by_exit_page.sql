@@ -1,6 +1,6 @@
 -- metrics_by_exit_page: where sessions end, and how often a page is the last one seen.
 -- Grain: one row per (dt, exit_page).
--- Inputs: classified_sessions (with each session's page views, page_paths).
+-- Inputs: agent_sessions (with each session's page views, page_paths, and bot flag).
 -- Parameters: $include_bots, $first_day and $last_day (this run's days: a dated run that
 --             extends a session an earlier run left open leaves that earlier day's exit pages
 --             as they were, as its page views are not in the sessions table).
@@ -12,7 +12,7 @@ with
 
 included as (
     select dt, exit_page, page_paths
-    from classified_sessions
+    from agent_sessions
     where (not is_bot or $include_bots) and exit_page is not null
         and dt between $first_day and $last_day
 ),

@@ -93,9 +93,10 @@ pub const SESSION_SOURCES_MODEL: &str = "session_sources";
 
 /// The sessions with their channel, device and bot flag; registered once the `sessions`
 /// model and the sources are materialised, as the `sessions` and `bot_sessions` tables and
-/// the exit pages all read them.
+/// the exit pages (`agent_sessions`, without the channel) all read them.
 pub const CLASSIFY_MODELS: &[Model] = &[
     model!("traffic_channels"),
+    model!("agent_sessions"),
     model!("classified_sessions"),
     model!("reported_sessions"),
     model!("bot_sessions"),
@@ -114,7 +115,7 @@ pub const METRICS_BASE_MODELS: &[Model] = &[model!("metrics_base")];
 pub const METRICS_BASE_MODEL: &str = "metrics_base";
 
 /// The metrics tables, from the materialised `metrics_base` (the exit pages, which count
-/// each page a session viewed, from `classified_sessions`).
+/// each page a session viewed, from `agent_sessions`).
 pub const METRIC_MODELS: &[Model] = &[
     model!("metrics_daily"),
     model!("metrics_by_source"),
