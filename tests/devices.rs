@@ -244,6 +244,57 @@ fn device_class_from_the_user_agent_and_bots_kept_apart() {
     assert_eq!(daily[0]["sessions"].int(), 2);
 }
 
+/// The exit pages count a bot's page views and exits only under `include_bots`, as every
+/// other metric does. Worked out by hand: the bot views /c then /a, the person /a then /c;
+/// a page is listed where some session ended on it.
+#[test]
+fn exit_pages_leave_bots_out_unless_included() {
+    let t = at("2026-03-02 10:00:00");
+    let exit_pages = |config: &str| {
+        let work = Work::new();
+        work.write_parquet(
+            "in/events.parquet",
+            vec![
+                ("user_id", texts(&["bot", "bot", "person", "person"])),
+                (
+                    "event_time",
+                    utc_micros(&[Some(t), Some(t + SECOND), Some(t), Some(t + SECOND)]),
+                ),
+                (
+                    "page_url",
+                    texts(&[
+                        "https://shop.example/c",
+                        "https://shop.example/a",
+                        "https://shop.example/a",
+                        "https://shop.example/c",
+                    ]),
+                ),
+                ("user_agent", texts(&[GOOGLEBOT, GOOGLEBOT, IPHONE, IPHONE])),
+            ],
+        );
+        work.write("cfg.toml", config);
+        work.sessionize_ok(&[
+            "run", "--input", "in", "--output", "out", "--config", "cfg.toml",
+        ]);
+        read_table(&work.path("out"), "metrics_by_exit_page")
+            .iter()
+            .map(|r| {
+                (
+                    r["exit_page"].text().unwrap().to_string(),
+                    (r["exits"].int(), r["page_views"].int()),
+                )
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    // the person's session alone: it ended on /c, and viewed /c once
+    assert_eq!(exit_pages(""), BTreeMap::from([("/c".to_string(), (1, 1))]));
+    // both: each ended on a page the other viewed too
+    assert_eq!(
+        exit_pages("[sessions]\ninclude_bots = true\n"),
+        BTreeMap::from([("/a".to_string(), (1, 2)), ("/c".to_string(), (1, 2))])
+    );
+}
+
 /// Every value twice in a row: two events per user.
 fn twice<'a>(values: &[&'a str]) -> Vec<&'a str> {
     values.iter().flat_map(|x| [*x, *x]).collect()
