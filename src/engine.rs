@@ -122,7 +122,7 @@ fn runtime_for(memory_limit: Option<u64>, spill_dir: Option<PathBuf>) -> Result<
 }
 
 /// Whether `--memory-limit` was given.
-fn memory_limited() -> bool {
+pub fn memory_limited() -> bool {
     matches!(
         shared().1.memory_pool.memory_limit(),
         MemoryLimit::Finite(_)

@@ -2,10 +2,12 @@
 //! models read (computed once, not once per reader) and the small lookup tables made in
 //! Rust (event-name lists, channel rules, parsed user agents).
 //!
-//! A model is materialised as Parquet in a temporary directory, not held in memory: at a
-//! hundred million events the sessions alone outgrow any memory limit, and a file is what an
-//! engine with separate executors could also read. The directory is removed when the run
-//! ends, however it ends.
+//! Under `--memory-limit` a model is materialised as Parquet in a temporary directory, not
+//! held in memory: at a hundred million events the sessions alone outgrow any memory limit.
+//! The directory is removed when the run ends, however it ends. Without a limit, the run has
+//! asked for speed over a bounded footprint (its sort holds every event in memory anyway), and
+//! a model is held in memory: writing the sessions to Parquet and decoding them again for
+//! each reader cost about a tenth of the run's CPU at ten million events.
 //!
 //! On a Ballista cluster (`--engine ballista*`) the executors read these tables and cannot
 //! be sent one held in memory: every table, the small ones too, is a Parquet folder under
@@ -20,6 +22,7 @@ use anyhow::{Context, Result};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::config::TableParquetOptions;
+use datafusion::datasource::MemTable;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::prelude::{DataFrame, SessionContext};
 
@@ -31,7 +34,8 @@ pub struct Scratch {
 }
 
 enum Place {
-    /// A temporary directory of this machine; small tables stay in memory.
+    /// A temporary directory of this machine, for models under a memory limit; small
+    /// tables, and every model without a limit, stay in memory.
     Local(tempfile::TempDir),
     /// A folder under the output's staging, relative to the output.
     Staging { root: OutputRoot, dir: String },
@@ -89,6 +93,23 @@ impl Scratch {
     ) -> Result<()> {
         crate::write::explain_if_asked(name, &frame).await?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        if matches!(self.place, Place::Local(_)) && !crate::engine::memory_limited() {
+            let partitions = frame
+                .collect_partitioned()
+                .await
+                .with_context(|| format!("computing {name}"))?;
+            // the batches' own schema: the plan's may differ from the logical one in a
+            // field's nullability or metadata, which MemTable refuses
+            let schema = partitions
+                .iter()
+                .flatten()
+                .next()
+                .map_or(schema, |batch| batch.schema());
+            let table = MemTable::try_new(schema, partitions)?;
+            ctx.deregister_table(name)?;
+            ctx.register_table(name, Arc::new(table))?;
+            return Ok(());
+        }
         let url = self.url(name)?;
         write::copy_to_parquet(frame, url.as_str(), Vec::new(), scratch_parquet_options()?)
             .await
