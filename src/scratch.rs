@@ -105,6 +105,14 @@ impl Scratch {
                 .flatten()
                 .next()
                 .map_or(schema, |batch| batch.schema());
+            tracing::debug!(
+                model = name,
+                rows = ?partitions
+                    .iter()
+                    .map(|p| p.iter().map(RecordBatch::num_rows).sum::<usize>())
+                    .collect::<Vec<_>>(),
+                "model held in memory"
+            );
             let table = MemTable::try_new(schema, partitions)?;
             ctx.deregister_table(name)?;
             ctx.register_table(name, Arc::new(table))?;
