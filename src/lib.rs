@@ -463,6 +463,9 @@ async fn compute_once(
     // write: sessions, bot sessions and rejects first; the users, metrics and counts then
     // read what was written
     let mut staging = Staging::create(root.clone(), &clock.run_id)?;
+    // held in memory when the models are (no memory limit): written from there, and read
+    // there by the users, metrics and data quality, not decoded from the files per reader
+    let sessions_held = scratch.hold(ctx, models::SESSIONS_OUTPUT_MODEL).await?;
     let sessions = ctx.table(models::SESSIONS_OUTPUT_MODEL).await?;
     staging
         .write_frame(models::SESSIONS_TABLE, sessions)
@@ -475,9 +478,15 @@ async fn compute_once(
         None => days_between(input.files.iter().filter_map(|f| f.input_day.as_deref()))?,
     };
     staging.fill_days(models::SESSIONS_TABLE, &days).await?;
-    staging
-        .register_written(ctx, models::SESSIONS_TABLE)
-        .await?;
+    if sessions_held {
+        scratch
+            .alias(ctx, models::SESSIONS_OUTPUT_MODEL, models::SESSIONS_TABLE)
+            .await?;
+    } else {
+        staging
+            .register_written(ctx, models::SESSIONS_TABLE)
+            .await?;
+    }
     let bot_sessions = ctx.table(models::BOT_SESSIONS_OUTPUT_MODEL).await?;
     staging
         .write_frame(models::BOT_SESSIONS_TABLE, bot_sessions)

@@ -18,7 +18,11 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int64Array, StringArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, Int32Array, Int64Array,
+    StringArray,
+};
+use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, FieldRef, Int32Type, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
@@ -251,19 +255,38 @@ impl ValuesByGroup {
         // first the best row of each group (its sequence kept at once, so later rows of the
         // batch compare with it), then one copy of its text
         self.touched.clear();
-        for (row, &group) in group_indices.iter().enumerate() {
-            if !passes(filter, row) || seqs.is_null(row) {
-                continue;
+        let seq_values = seqs.values();
+        // the rows that count, as one bitmap (FILTER and a non-NULL sequence), so the loop
+        // over them checks nothing per row: ten of these aggregates read every event
+        let counted = match (filter, seqs.nulls()) {
+            (None, None) => None,
+            (Some(f), nulls) => {
+                let mut passing = f.values().clone();
+                if let Some(f_nulls) = f.nulls() {
+                    passing = &passing & f_nulls.inner();
+                }
+                if let Some(nulls) = nulls {
+                    passing = &passing & nulls.inner();
+                }
+                Some(passing)
             }
-            let seq = seqs.value(row);
+            (None, Some(nulls)) => Some(nulls.inner().clone()),
+        };
+        let mut consider = |row: usize| {
+            let group = group_indices[row];
+            let seq = seq_values[row];
             if self.seqs[group].is_some_and(|kept| !self.pick.beats(seq, kept)) {
-                continue;
+                return;
             }
             if self.best_rows[group] == usize::MAX {
                 self.touched.push(group);
             }
             self.seqs[group] = Some(seq);
             self.best_rows[group] = row;
+        };
+        match &counted {
+            None => (0..group_indices.len()).for_each(&mut consider),
+            Some(rows) => rows.set_indices().for_each(&mut consider),
         }
         for &group in &self.touched {
             let row = self.best_rows[group];
@@ -304,13 +327,44 @@ impl ValuesByGroup {
         )
     }
 
+    /// The texts of the first `count` groups, as one array: each text copied once into its
+    /// values buffer (the kept bytes are whole texts copied from string arrays, so the
+    /// buffer is checked as UTF-8 once, not text by text).
+    fn texts_of_first(&self, count: usize) -> Result<StringArray> {
+        let spans = &self.spans[..count];
+        let length: usize = spans.iter().flatten().map(|(_, length)| length).sum();
+        if i32::try_from(length).is_err() {
+            return exec_err!(
+                "first_by/last_by: {length} bytes of text in one output, over the 2 GiB a \
+                 text column holds (--memory-limit makes the aggregate emit smaller outputs)"
+            );
+        }
+        let mut values = Vec::with_capacity(length);
+        let mut offsets = Vec::with_capacity(count + 1);
+        offsets.push(0i32);
+        let mut valid = BooleanBufferBuilder::new(count);
+        for span in spans {
+            if let Some((start, length)) = *span {
+                values.extend_from_slice(&self.bytes[start..start + length]);
+            }
+            valid.append(span.is_some());
+            // within i32: the total was checked above
+            offsets.push(values.len() as i32);
+        }
+        Ok(StringArray::try_new(
+            OffsetBuffer::new(offsets.into()),
+            Buffer::from_vec(values),
+            Some(NullBuffer::new(valid.finish())),
+        )?)
+    }
+
     /// The first groups' values and sequences (NULL sequence: no row counted), removed.
-    fn take(&mut self, emit_to: EmitTo) -> (ArrayRef, ArrayRef) {
+    fn take(&mut self, emit_to: EmitTo) -> Result<(ArrayRef, ArrayRef)> {
         let count = match emit_to {
             EmitTo::All => self.spans.len(),
             EmitTo::First(n) => n,
         };
-        let texts: StringArray = (0..count).map(|group| self.text(group)).collect();
+        let texts = self.texts_of_first(count)?;
         let seqs = Int64Array::from(emit_to.take_needed(&mut self.seqs));
         let spans = emit_to.take_needed(&mut self.spans);
         let _ = emit_to.take_needed(&mut self.best_rows);
@@ -320,7 +374,7 @@ impl ValuesByGroup {
             .map(|(_, length)| length)
             .sum::<usize>();
         self.compact();
-        (Arc::new(texts), Arc::new(seqs))
+        Ok((Arc::new(texts), Arc::new(seqs)))
     }
 }
 
@@ -336,11 +390,11 @@ impl GroupsAccumulator for ValuesByGroup {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        Ok(self.take(emit_to).0)
+        Ok(self.take(emit_to)?.0)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let (texts, seqs) = self.take(emit_to);
+        let (texts, seqs) = self.take(emit_to)?;
         Ok(vec![texts, seqs])
     }
 

@@ -93,7 +93,7 @@ impl Scratch {
     ) -> Result<()> {
         crate::write::explain_if_asked(name, &frame).await?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        if matches!(self.place, Place::Local(_)) && !crate::engine::memory_limited() {
+        if self.in_memory() {
             let partitions = frame
                 .collect_partitioned()
                 .await
@@ -124,6 +124,31 @@ impl Scratch {
             .with_context(|| format!("computing {name}"))?;
         ctx.deregister_table(name)?;
         ctx.register_table(name, write::listing_table(url, &schema, false)?)?;
+        Ok(())
+    }
+
+    /// Whether models are held in memory: on this machine, without a memory limit.
+    fn in_memory(&self) -> bool {
+        matches!(self.place, Place::Local(_)) && !crate::engine::memory_limited()
+    }
+
+    /// Computes the registered model `name` once into memory, if models are held there,
+    /// and says whether it did. A model that would otherwise be read once, or read from
+    /// what the run writes of it, is kept only where keeping it costs no extra write.
+    pub async fn hold(&self, ctx: &SessionContext, name: &str) -> Result<bool> {
+        if !self.in_memory() {
+            return Ok(false);
+        }
+        let frame = ctx.table(name).await?;
+        self.materialize(ctx, name, frame).await?;
+        Ok(true)
+    }
+
+    /// Makes the table `name` readable as `alias` too.
+    pub async fn alias(&self, ctx: &SessionContext, name: &str, alias: &str) -> Result<()> {
+        let provider = ctx.table_provider(name).await?;
+        ctx.deregister_table(alias)?;
+        ctx.register_table(alias, provider)?;
         Ok(())
     }
 
