@@ -1,4 +1,4 @@
--- repeated_keys: the hashes of the event keys the sessionizable rows carry more than once.
+-- repeated_keys: the hashes of the event keys the input's rows carry more than once.
 -- Grain: one row per repeated key hash.
 -- Inputs: stg_events.
 -- A hash aggregate over every row, kept (materialised) on its own: the few keys it finds are
@@ -10,9 +10,11 @@
 -- million keys and probing them is far cheaper on an integer. Two keys whose hashes collide
 -- (a chance in millions of millions at ten million keys) only send their rows to
 -- ranked_copies too, where a key seen once is its own kept copy.
-
+-- Over every row, rejected ones too: the row checks read every column, where the key alone
+-- is the event_id when every row has one (stg_events). A key repeated only by a rejected row
+-- is then one more such harmless extra: ranked_copies reads only the rows that pass, and the
+-- one row left is its own kept copy.
 select key_hash(event_key) as key_hash
 from stg_events
-where reject_reason is null
 group by 1
 having count(*) > 1

@@ -2,6 +2,7 @@
 -- Grain: the input as read, nothing removed.
 -- Inputs: input_events (the input files, mapped to canonical columns and types by Rust).
 -- Parameters: $has_event_name (false when the data has no event_name: every event is a view),
+--             $event_id_complete (true when every row has an event_id),
 --             $page_view_events and $conversion_events (the lists from [sessions], as lists
 --             of text: the engine turns array_has on a list it knows into comparisons with
 --             each name, far cheaper than a join, which copies every column of every row),
@@ -26,11 +27,14 @@ events as (
 ),
 
 -- the event_id when there is one, else a digest of the whole row: identical rows without an
--- id then share a key (and count once), and every event has a tie-breaker for ordering
+-- id then share a key (and count once), and every event has a tie-breaker for ordering.
+-- When every row has an event_id ($event_id_complete, from the files' statistics), the
+-- digest is left out of the plan, and a query that needs only the key reads only the id
+-- (repeated_keys), not every column the digest would read
 keyed as (
     select
         *,
-        coalesce(
+        case when $event_id_complete then event_id else coalesce(
             event_id,
             -- md5 returns Utf8View, which slows the big sort down: keep plain Utf8
             cast(md5(concat_ws(
@@ -48,7 +52,7 @@ keyed as (
                 coalesce(country, chr(30)),
                 coalesce(cast(revenue as varchar), chr(30))
             )) as varchar)
-        ) as event_key
+        ) end as event_key
     from events
 ),
 

@@ -30,7 +30,7 @@ use chrono::NaiveDate;
 use crate::config::{ColumnSource, RunSettings};
 use crate::error::UserError;
 use crate::input_table::{
-    DAY_COLUMN, InputTable, day_value, dictionary_type, small_dictionary_columns,
+    DAY_COLUMN, InputTable, complete_columns, day_value, dictionary_type, small_dictionary_columns,
 };
 use crate::scope::DayRange;
 use crate::storage::{self, InputLocation};
@@ -75,6 +75,10 @@ pub struct Input {
     pub skipped: Vec<BadFile>,
     /// Whether the data has an event_name column (else every event is a page view).
     pub has_event_name: bool,
+    /// Whether every file's event_id column holds a value in every row, as its statistics
+    /// say: the event's key is then its event_id, and the rest of the row need not be read
+    /// to make one.
+    pub has_complete_event_id: bool,
     /// The input's own columns, as carried in `input_row` for the rejects table.
     pub original_columns: Vec<String>,
     /// Those of them read as dictionaries (`input_table`), though the files store text.
@@ -260,10 +264,21 @@ pub async fn register(
     if !skipped.is_empty() {
         notes.push(format!("{} bad file(s) skipped", skipped.len()));
     }
+    let has_complete_event_id = settings
+        .columns
+        .iter()
+        .find(|source| source.field == "event_id")
+        .is_some_and(|source| {
+            !no_rows
+                && good
+                    .iter()
+                    .all(|(_, _, facts)| facts.complete.contains(&source.column))
+        });
     Ok(Input {
         files,
         skipped,
         has_event_name,
+        has_complete_event_id,
         original_columns,
         dictionary_columns: dictionaries,
         notes,
@@ -406,6 +421,8 @@ struct FileFacts {
     rows: u64,
     /// Its text columns stored with small dictionaries (see `input_table`).
     small_dictionaries: Vec<String>,
+    /// Its columns whose statistics say they hold no NULL.
+    complete: Vec<String>,
 }
 
 /// The footer of one file.
@@ -428,6 +445,7 @@ async fn inspect(store: Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Footer {
             .map_err(|e| format!("a Parquet schema that Arrow cannot read: {e}"))?;
     Ok(FileFacts {
         small_dictionaries: small_dictionary_columns(&metadata, &schema),
+        complete: complete_columns(&metadata, &schema),
         schema: Arc::new(schema),
         rows: u64::try_from(file.num_rows()).unwrap_or(0),
     })

@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::Session;
 use datafusion::datasource::TableProvider;
@@ -66,18 +66,37 @@ pub fn dictionary_type() -> DataType {
 /// The file's top-level text columns whose every column chunk is dictionary-encoded with a
 /// small dictionary (see the module's doc): the ones it can give as dictionaries cheaply.
 pub fn small_dictionary_columns(metadata: &ParquetMetaData, schema: &Schema) -> Vec<String> {
-    let leaves = metadata.file_metadata().schema_descr();
-    schema
+    let text = schema
         .fields()
         .iter()
-        .filter(|field| field.data_type() == &DataType::Utf8)
+        .filter(|field| field.data_type() == &DataType::Utf8);
+    columns_whose_chunks(metadata, text, has_small_dictionary)
+}
+
+/// The file's top-level columns whose every column chunk's statistics count no NULL: a
+/// column without statistics is not counted as complete.
+pub fn complete_columns(metadata: &ParquetMetaData, schema: &Schema) -> Vec<String> {
+    columns_whose_chunks(metadata, schema.fields().iter(), |chunk| {
+        chunk.statistics().and_then(|stats| stats.null_count_opt()) == Some(0)
+    })
+}
+
+/// The names of `fields` (top-level columns of the file) whose column chunk passes `test`
+/// in every row group.
+fn columns_whose_chunks<'a>(
+    metadata: &ParquetMetaData,
+    fields: impl Iterator<Item = &'a FieldRef>,
+    test: impl Fn(&ColumnChunkMetaData) -> bool,
+) -> Vec<String> {
+    let leaves = metadata.file_metadata().schema_descr();
+    fields
         .filter_map(|field| {
             let leaf = (0..leaves.num_columns())
                 .find(|&i| leaves.column(i).path().parts() == std::slice::from_ref(field.name()))?;
             metadata
                 .row_groups()
                 .iter()
-                .all(|group| has_small_dictionary(group.column(leaf)))
+                .all(|group| test(group.column(leaf)))
                 .then(|| field.name().clone())
         })
         .collect()
@@ -265,14 +284,22 @@ mod tests {
                 Arc::new(Int64Array::from_iter_values(0..rows as i64)),
             ),
         ];
+        let reader = written(columns, properties);
+        assert_eq!(reader.metadata().num_row_groups(), 5);
+        small_dictionary_columns(reader.metadata(), reader.schema())
+    }
+
+    /// A file of `columns` written with `properties`, opened to read its footer.
+    fn written(
+        columns: Vec<(&str, ArrayRef)>,
+        properties: WriterProperties,
+    ) -> ParquetRecordBatchReaderBuilder<std::fs::File> {
         let batch = RecordBatch::try_from_iter(columns).unwrap();
         let mut file = tempfile::tempfile().unwrap();
         let mut writer = ArrowWriter::try_new(&mut file, batch.schema(), Some(properties)).unwrap();
         writer.write(&batch).unwrap();
         writer.close().unwrap();
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
-        assert_eq!(reader.metadata().num_row_groups(), 5);
-        small_dictionary_columns(reader.metadata(), reader.schema())
+        ParquetRecordBatchReaderBuilder::try_new(file).unwrap()
     }
 
     fn properties() -> parquet::file::properties::WriterPropertiesBuilder {
@@ -284,6 +311,50 @@ mod tests {
     #[test]
     fn only_text_columns_with_small_dictionaries_are_offered() {
         assert_eq!(offered(properties().build()), ["few"]);
+    }
+
+    /// A column is complete when every row group's statistics count no NULL: one NULL in
+    /// the last row group, or no statistics, and it is not.
+    #[test]
+    fn complete_columns_are_those_whose_statistics_count_no_null() {
+        let rows = 4_000;
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            (
+                "full",
+                Arc::new(StringArray::from_iter_values(
+                    (0..rows).map(|i| format!("e{i}")),
+                )),
+            ),
+            (
+                "one_null_at_the_end",
+                Arc::new(StringArray::from_iter(
+                    (0..rows).map(|i| (i + 1 < rows).then(|| format!("e{i}"))),
+                )),
+            ),
+            (
+                "full_without_statistics",
+                Arc::new(StringArray::from_iter_values(
+                    (0..rows).map(|i| format!("e{i}")),
+                )),
+            ),
+            (
+                "number",
+                Arc::new(Int64Array::from_iter_values(0..rows as i64)),
+            ),
+        ];
+        let properties = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(1_000))
+            .set_column_statistics_enabled(
+                ColumnPath::from("full_without_statistics"),
+                parquet::file::properties::EnabledStatistics::None,
+            )
+            .build();
+        let reader = written(columns, properties);
+        assert_eq!(reader.metadata().num_row_groups(), 4);
+        assert_eq!(
+            complete_columns(reader.metadata(), reader.schema()),
+            ["full", "number"]
+        );
     }
 
     #[test]

@@ -327,6 +327,7 @@ fn run_facts<'a>(
         started_us: clock.started_at.timestamp_micros(),
         run_day: clock.today.to_string(),
         has_event_name: input.has_event_name,
+        has_complete_event_id: input.has_complete_event_id,
         window,
     })
 }

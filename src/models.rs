@@ -193,6 +193,8 @@ pub struct RunFacts<'a> {
     /// The day the run started, in the reporting time zone.
     pub run_day: String,
     pub has_event_name: bool,
+    /// Every row has an event_id (`events::Input::has_complete_event_id`).
+    pub has_complete_event_id: bool,
     pub window: &'a Window,
 }
 
@@ -275,6 +277,10 @@ impl Parameters {
             (
                 "has_event_name".to_string(),
                 ScalarValue::Boolean(Some(has_event_name)),
+            ),
+            (
+                "event_id_complete".to_string(),
+                ScalarValue::Boolean(Some(run.has_complete_event_id)),
             ),
             (
                 "max_duration_us".to_string(),

@@ -37,6 +37,7 @@ pub async fn validate(settings: &RunSettings) -> Result<Validation> {
         started_us: now.timestamp_micros(),
         run_day: config::local_day(now, &settings.sessions.timezone)?,
         has_event_name: input.has_event_name,
+        has_complete_event_id: input.has_complete_event_id,
         window: &window,
     };
     models::register(

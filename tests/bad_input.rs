@@ -944,6 +944,49 @@ fn an_event_id_shared_with_a_rejected_row_is_deduplicated_without_it() {
     assert_eq!(rows[0]["session_end"].time(), t + MINUTE);
 }
 
+/// Every row of one file has an event_id, and a row of the other has none: the run cannot
+/// key events by their ids alone, and the two identical rows without an id are one event
+/// and a duplicate (keyed by their content), not two events. Were the first file's
+/// completeness taken for the whole input's, both would be sessionized.
+#[test]
+fn an_event_id_missing_in_one_file_only_still_keys_that_files_rows_by_content() {
+    let work = Work::new();
+    let t = at("2026-11-05 07:00:00");
+    work.write_parquet(
+        "in/dt=2026-11-05/complete.parquet",
+        vec![
+            ("event_id", texts(&["a1", "a2"])),
+            ("user_id", texts(&["a", "a"])),
+            ("event_time", utc_micros(&[Some(t), Some(t + MINUTE)])),
+        ],
+    );
+    work.write_parquet(
+        "in/dt=2026-11-05/partial.parquet",
+        vec![
+            ("event_id", strings(&[Some("b1"), None, None])),
+            ("user_id", texts(&["b", "b", "b"])),
+            (
+                "event_time",
+                utc_micros(&[Some(t), Some(t + MINUTE), Some(t + MINUTE)]),
+            ),
+        ],
+    );
+    let outcome = run_ok(&work, &[]);
+    let report = report(&work.path("out"), outcome.run_id());
+    assert_counts(&report, 5, 1, 4, &[]);
+    let mut events: Vec<(String, i64)> = session_rows(&work.path("out"))
+        .iter()
+        .map(|row| {
+            (
+                row["user_id"].text().unwrap().to_string(),
+                row["event_count"].int(),
+            )
+        })
+        .collect();
+    events.sort();
+    assert_eq!(events, [("a".to_string(), 2), ("b".to_string(), 2)]);
+}
+
 /// Four copies of one event_id: the earliest twice, then a later payload twice. The
 /// earliest is kept and its twin is a duplicate; the later pair are both conflicting rows,
 /// though each is an exact copy of the other (they differ from the kept copy, which is what
