@@ -462,7 +462,7 @@ async fn compute_once(
     models::register(ctx, models::ELSEWHERE_MODELS, &parameters).await?;
 
     // write: sessions, bot sessions and rejects first; the users, metrics and counts then
-    // read what was written
+    // read what was written (the sessions, where they are held in memory, from there)
     let mut staging = Staging::create(root.clone(), &clock.run_id)?;
     // held in memory when the models are (no memory limit): written from there, and read
     // there by the users, metrics and data quality, not decoded from the files per reader
