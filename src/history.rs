@@ -65,13 +65,11 @@ pub async fn register(
         }
         ctx.register_table(models::PRIOR_SESSION_BOUNDS, union.into_view())?;
     } else {
-        scratch
-            .register_empty(
-                ctx,
-                models::PRIOR_SESSION_BOUNDS,
-                models::prior_session_bounds_schema(),
-            )
-            .await?;
+        scratch.register_empty(
+            ctx,
+            models::PRIOR_SESSION_BOUNDS,
+            models::prior_session_bounds_schema(),
+        )?;
     }
     let users_schema = models::users_schema();
     if has_sessions && root.parquet_files(models::USERS_TABLE).await? > 0 {
@@ -84,23 +82,21 @@ pub async fn register(
         )?;
         ctx.register_table(models::PRIOR_USERS, users.into_view())?;
     } else {
-        scratch
-            .register_empty(ctx, models::PRIOR_USERS, users_schema)
-            .await?;
+        scratch.register_empty(ctx, models::PRIOR_USERS, users_schema)?;
     }
     Ok(has_sessions)
 }
 
 /// With no earlier sessions of a kind, `prior_sessions` or `prior_bot_sessions` is empty,
 /// with the columns this run writes.
-pub async fn register_if_missing(
+pub fn register_if_missing(
     ctx: &SessionContext,
     scratch: &Scratch,
     prior: &str,
     schema: SchemaRef,
 ) -> Result<()> {
     if !ctx.table_exist(prior)? {
-        scratch.register_empty(ctx, prior, schema).await?;
+        scratch.register_empty(ctx, prior, schema)?;
     }
     Ok(())
 }

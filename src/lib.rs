@@ -456,7 +456,7 @@ async fn compute_once(
         (models::PRIOR_BOT_SESSIONS, models::BOT_SESSIONS_TABLE),
     ] {
         let schema = ctx.table(model).await?.schema().inner().clone();
-        history::register_if_missing(ctx, &scratch, prior, schema).await?;
+        history::register_if_missing(ctx, &scratch, prior, schema)?;
     }
     models::register(ctx, models::SESSIONS_OUTPUT_MODELS, &parameters).await?;
     models::register(ctx, models::ELSEWHERE_MODELS, &parameters).await?;

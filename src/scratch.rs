@@ -21,9 +21,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context, Result};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use datafusion::common::DFSchema;
 use datafusion::config::TableParquetOptions;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use datafusion::prelude::{DataFrame, SessionContext};
 
 use crate::storage::OutputRoot;
@@ -177,15 +179,25 @@ impl Scratch {
         Ok(())
     }
 
-    /// Registers `name` as a table of `schema` with no rows.
-    pub async fn register_empty(
+    /// Registers `name` as a table of `schema` with no rows: a view of an empty relation, not
+    /// an empty batch, so that the planner knows it is empty. A join with it then becomes a
+    /// projection with NULL columns: at a full run, where there is no earlier session to
+    /// continue, the join of every event with its user's anchor copied every column of every
+    /// event, and the sessions' join with the users' earlier counts every column of every
+    /// session.
+    pub fn register_empty(
         &self,
         ctx: &SessionContext,
         name: &str,
         schema: SchemaRef,
     ) -> Result<()> {
-        self.register_batch(ctx, name, RecordBatch::new_empty(schema))
-            .await
+        ctx.deregister_table(name)?;
+        let empty = LogicalPlan::EmptyRelation(EmptyRelation {
+            produce_one_row: false,
+            schema: Arc::new(DFSchema::try_from(schema.as_ref().clone())?),
+        });
+        ctx.register_table(name, DataFrame::new(ctx.state(), empty).into_view())?;
+        Ok(())
     }
 }
 
