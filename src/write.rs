@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use arrow::array::{Array, RecordBatch, UInt64Array};
 use arrow::datatypes::{DataType, SchemaRef};
-use datafusion::config::{MaxRowGroupBytes, TableParquetOptions};
+use datafusion::config::{MaxRowGroupBytes, ParquetColumnOptions, TableParquetOptions};
 use datafusion::datasource::file_format::format_as_file_type;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormatFactory;
@@ -325,9 +325,29 @@ pub fn bound_row_groups(options: &mut TableParquetOptions) -> Result<()> {
     Ok(())
 }
 
+/// Columns of the written tables whose values rarely repeat within a row group: a dictionary
+/// would not shrink them, and building one cost the writer more than all else (perf, the
+/// sessions table at 10 million events). Stored plain, as DuckDB stores them.
+const UNIQUE_COLUMNS: [&str; 5] = [
+    "session_id",
+    "user_id",
+    "session_start",
+    "session_end",
+    "event_id",
+];
+
 fn parquet_options() -> Result<TableParquetOptions> {
     let mut options = TableParquetOptions::default();
     options.global.compression = Some("zstd(1)".into());
+    for column in UNIQUE_COLUMNS {
+        options.column_specific_options.insert(
+            column.to_string(),
+            ParquetColumnOptions {
+                dictionary_enabled: Some(false),
+                ..Default::default()
+            },
+        );
+    }
     bound_row_groups(&mut options)?;
     Ok(options)
 }
