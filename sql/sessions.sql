@@ -97,7 +97,8 @@ url_parts as (
 attributed as (
     select
         *,
-        coalesce(utm_source, utm_medium, utm_campaign) is not null as has_utm,
+        -- three validity tests, not a coalesce, which would copy the texts to test them
+        utm_source is not null or utm_medium is not null or utm_campaign is not null as has_utm,
         referrer_host is not null
             and referrer_host <> coalesce(first_event_host, '') as has_external_referrer
     from url_parts
@@ -149,8 +150,9 @@ final as (
         -- the ad network whose click id the landing URL carries, which speaks where there is
         -- no UTM (worked out here, once per session, so that session_sources normalises the
         -- attribution once per distinct value rather than once per session)
+        -- every click id ends in 'id=': a URL without that (most) skips the three regexes
         case
-            when has_utm then null
+            when has_utm or strpos(first_event_url, 'id=') = 0 then null
             when regexp_like(first_event_url, '[?&](gclid|gbraid|wbraid|dclid)=') then 'google'
             when regexp_like(first_event_url, '[?&]msclkid=') then 'bing'
             when regexp_like(first_event_url, '[?&]fbclid=') then 'facebook'
