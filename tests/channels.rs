@@ -186,6 +186,44 @@ fn real_utm_data_is_normalised() {
             "referral",
             "Organic Social",
         ),
+        // every click id of Google's: the three the gclid case does not cover
+        (
+            None,
+            None,
+            "/?gbraid=abc",
+            None,
+            "google",
+            "cpc",
+            "Paid Search",
+        ),
+        (
+            None,
+            None,
+            "/p?x=1&wbraid=abc",
+            None,
+            "google",
+            "cpc",
+            "Paid Search",
+        ),
+        (
+            None,
+            None,
+            "/?dclid=abc",
+            None,
+            "google",
+            "cpc",
+            "Paid Search",
+        ),
+        // an `id=` that is no click id: direct
+        (
+            None,
+            None,
+            "/item?id=7&sid=2",
+            None,
+            "(direct)",
+            "(none)",
+            "Direct",
+        ),
         // UTM wins over a click id
         (
             Some("newsletter"),
