@@ -8,7 +8,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::common::*;
 
-fn schema_of(table_dir: &Path) -> Vec<(String, DataType)> {
+/// The first Parquet file of a table's first `dt=` partition, which must hold `_SUCCESS`.
+fn first_file(table_dir: &Path) -> PathBuf {
     let partition = std::fs::read_dir(table_dir)
         .unwrap()
         .next()
@@ -27,11 +28,15 @@ fn schema_of(table_dir: &Path) -> Vec<(String, DataType)> {
         "{} has no _SUCCESS",
         partition.display()
     );
-    let file: PathBuf = std::fs::read_dir(&partition)
+    std::fs::read_dir(&partition)
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .unwrap();
+        .unwrap()
+}
+
+fn schema_of(table_dir: &Path) -> Vec<(String, DataType)> {
+    let file = first_file(table_dir);
     let reader =
         ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap()).unwrap();
     reader
@@ -146,4 +151,32 @@ fn tables_columns_and_types() {
             .map(|mut d| d.next().is_some())
             .unwrap_or(false)
     );
+}
+
+/// The columns whose values rarely repeat are stored plain, the others with a dictionary
+/// (`write::parquet_options`): the source, with a handful of values, as the control that the
+/// check sees a dictionary where there is one.
+#[test]
+fn unique_columns_are_written_without_a_dictionary() {
+    let work = Work::new();
+    work.sessionize_ok(&[
+        "generate", "--events", "3000", "--days", "1", "--seed", "5", "--output", "events",
+    ]);
+    work.sessionize_ok(&["run", "--input", "events", "--output", "out"]);
+    let file = first_file(&work.path("out/sessions"));
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap()).unwrap();
+    let metadata = reader.metadata();
+    let has_dictionary = |name: &str| {
+        let group = metadata.row_group(0);
+        let column = (0..group.num_columns())
+            .map(|i| group.column(i))
+            .find(|c| c.column_path().string() == name)
+            .unwrap_or_else(|| panic!("no column {name}"));
+        column.dictionary_page_offset().is_some()
+    };
+    for unique in ["session_id", "user_id", "session_start", "session_end"] {
+        assert!(!has_dictionary(unique), "{unique} has a dictionary");
+    }
+    assert!(has_dictionary("source"), "source has no dictionary");
 }
