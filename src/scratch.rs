@@ -96,8 +96,7 @@ impl Scratch {
         crate::write::explain_if_asked(name, &frame).await?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         if self.in_memory() {
-            let partitions = frame
-                .collect_partitioned()
+            let partitions = collect_yielding(frame)
                 .await
                 .with_context(|| format!("computing {name}"))?;
             // the batches' own schema: the plan's may differ from the logical one in a
@@ -207,4 +206,36 @@ fn scratch_parquet_options() -> Result<TableParquetOptions> {
     options.global.compression = Some("snappy".into());
     write::bound_row_groups(&mut options)?;
     Ok(options)
+}
+
+/// Computes every partition of `frame` into memory, each in its own task, as DataFusion's
+/// `collect_partitioned` does, but letting the task go after each batch. A task that wakes
+/// another puts it in its worker thread's next-task slot, which no other worker may take
+/// (tokio-rs/tokio#4941), and a partition read from memory never waits: it ran to its end
+/// before the task it woke could start, and a stage ran on one core. The held sessions'
+/// classification took 1.16 s on one core, 0.63 s on two, at ten million events.
+async fn collect_yielding(frame: DataFrame) -> Result<Vec<Vec<RecordBatch>>> {
+    use futures::StreamExt;
+    let streams = frame.execute_stream_partitioned().await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, mut stream) in streams.into_iter().enumerate() {
+        tasks.spawn(async move {
+            let mut batches = Vec::new();
+            while let Some(batch) = stream.next().await {
+                batches.push(batch?);
+                tokio::task::yield_now().await;
+            }
+            Ok::<_, datafusion::error::DataFusionError>((index, batches))
+        });
+    }
+    let mut partitions = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(partition) => partitions.push(partition?),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    partitions.sort_by_key(|(index, _)| *index);
+    Ok(partitions.into_iter().map(|(_, batches)| batches).collect())
 }
