@@ -108,8 +108,8 @@ fn bucket(user: &str) -> i32 {
 
 /// XXH3 (64 bits, seed 0): fixed by its specification, so the same in every process and on
 /// every platform, and fast on short strings. FNV-1a, which it replaced, took a multiply per
-/// byte in one chain: key_hash was 0.58 s of CPU per pass over ten million UUID keys, and the
-/// run makes three such passes.
+/// byte in one chain: the pass of repeated_keys that hashes ten million UUID keys took 255 ms
+/// of CPU with it and 123 ms with XXH3, and a run hashes every key three times.
 fn fixed_hash(text: &str) -> u64 {
     twox_hash::XxHash3_64::oneshot(text.as_bytes())
 }
