@@ -17,27 +17,39 @@ included as (
         and dt between $first_day and $last_day
 ),
 
-exits as (
-    select dt, exit_page, count(*) as exits
+-- each session's exit, and each of its page views, as a row of its page, all counted by one
+-- aggregate: every exit page is one of its session's page views, so the pages with an exit
+-- are the ones to report. (Two aggregates joined, the way this reads most plainly, built the
+-- join's side on one core: 0.9 to 1.05 s, where this takes 0.6 to 0.7 s, at ten million
+-- events.)
+pages as (
+    select dt, exit_page as page, true as is_exit
     from included
-    group by dt, exit_page
+    union all
+    select dt, unnest(page_paths) as page, false as is_exit
+    from included
 ),
 
-views as (
-    select dt, page, count(*) as page_views
-    from (select dt, unnest(page_paths) as page from included)
+-- counts, not sums: never NULL, as the columns are declared
+counts as (
+    select
+        dt,
+        page,
+        count(*) filter (where is_exit) as exits,
+        count(*) filter (where not is_exit) as page_views
+    from pages
     group by dt, page
 ),
 
 final as (
     select
-        exits.dt,
-        exits.exit_page,
-        exits.exits,
-        views.page_views,
-        cast(exits.exits as double) / views.page_views as exit_rate
-    from exits
-    join views on exits.dt = views.dt and exits.exit_page = views.page
+        dt,
+        page as exit_page,
+        exits,
+        page_views,
+        cast(exits as double) / page_views as exit_rate
+    from counts
+    where exits > 0
 )
 
 select * from final
