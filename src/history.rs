@@ -17,7 +17,7 @@ use datafusion::prelude::*;
 use crate::error::UserError;
 use crate::models;
 use crate::scope::Window;
-use crate::scratch::Scratch;
+use crate::scratch;
 use crate::storage::OutputRoot;
 use crate::write::PARTITION_COLUMN;
 
@@ -33,12 +33,7 @@ pub async fn existing_days(root: &OutputRoot) -> Result<BTreeSet<NaiveDate>> {
 
 /// Registers `prior_session_bounds` and `prior_users`, and `prior_sessions` when there are
 /// earlier sessions to continue from. Returns whether there are.
-pub async fn register(
-    ctx: &SessionContext,
-    scratch: &Scratch,
-    root: &OutputRoot,
-    window: &Window,
-) -> Result<bool> {
+pub async fn register(ctx: &SessionContext, root: &OutputRoot, window: &Window) -> Result<bool> {
     let dated = window.days.is_some();
     let has_sessions = dated && !existing_days(root).await?.is_empty();
     if has_sessions {
@@ -65,7 +60,7 @@ pub async fn register(
         }
         ctx.register_table(models::PRIOR_SESSION_BOUNDS, union.into_view())?;
     } else {
-        scratch.register_empty(
+        scratch::register_empty(
             ctx,
             models::PRIOR_SESSION_BOUNDS,
             models::prior_session_bounds_schema(),
@@ -82,21 +77,16 @@ pub async fn register(
         )?;
         ctx.register_table(models::PRIOR_USERS, users.into_view())?;
     } else {
-        scratch.register_empty(ctx, models::PRIOR_USERS, users_schema)?;
+        scratch::register_empty(ctx, models::PRIOR_USERS, users_schema)?;
     }
     Ok(has_sessions)
 }
 
 /// With no earlier sessions of a kind, `prior_sessions` or `prior_bot_sessions` is empty,
 /// with the columns this run writes.
-pub fn register_if_missing(
-    ctx: &SessionContext,
-    scratch: &Scratch,
-    prior: &str,
-    schema: SchemaRef,
-) -> Result<()> {
+pub fn register_if_missing(ctx: &SessionContext, prior: &str, schema: SchemaRef) -> Result<()> {
     if !ctx.table_exist(prior)? {
-        scratch.register_empty(ctx, prior, schema)?;
+        scratch::register_empty(ctx, prior, schema)?;
     }
     Ok(())
 }

@@ -216,7 +216,7 @@ pub async fn dry_run(settings: &RunSettings, options: &RunOptions) -> Result<Dry
     if plan.window.days.is_some() {
         let facts = run_facts(&clock, &input, &plan.window)?;
         let parameters = models::Parameters::new(settings, &facts);
-        history::register(&ctx, &Scratch::create()?, &root, &plan.window).await?;
+        history::register(&ctx, &root, &plan.window).await?;
         models::register(&ctx, &[models::SESSION_ANCHORS], &parameters).await?;
         let anchor_days = ctx
             .sql("select distinct anchor_dt from session_anchors order by 1")
@@ -432,7 +432,7 @@ async fn compute_once(
     };
     channels::register(ctx, &scratch, &settings.channels).await?;
     register_user_agents(ctx, &scratch).await?;
-    history::register(ctx, &scratch, root, window).await?;
+    history::register(ctx, root, window).await?;
     // each computed once: a view read by several models would be computed by each
     let stages = [
         (models::DEDUPE_MODELS, &[models::REPEATED_KEYS_MODEL][..]),
@@ -456,7 +456,7 @@ async fn compute_once(
         (models::PRIOR_BOT_SESSIONS, models::BOT_SESSIONS_TABLE),
     ] {
         let schema = ctx.table(model).await?.schema().inner().clone();
-        history::register_if_missing(ctx, &scratch, prior, schema)?;
+        history::register_if_missing(ctx, prior, schema)?;
     }
     models::register(ctx, models::SESSIONS_OUTPUT_MODELS, &parameters).await?;
     models::register(ctx, models::ELSEWHERE_MODELS, &parameters).await?;
@@ -480,9 +480,7 @@ async fn compute_once(
     };
     staging.fill_days(models::SESSIONS_TABLE, &days).await?;
     if sessions_held {
-        scratch
-            .alias(ctx, models::SESSIONS_OUTPUT_MODEL, models::SESSIONS_TABLE)
-            .await?;
+        crate::scratch::alias(ctx, models::SESSIONS_OUTPUT_MODEL, models::SESSIONS_TABLE).await?;
     } else {
         staging
             .register_written(ctx, models::SESSIONS_TABLE)

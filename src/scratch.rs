@@ -145,14 +145,6 @@ impl Scratch {
         Ok(true)
     }
 
-    /// Makes the table `name` readable as `alias` too.
-    pub async fn alias(&self, ctx: &SessionContext, name: &str, alias: &str) -> Result<()> {
-        let provider = ctx.table_provider(name).await?;
-        ctx.deregister_table(alias)?;
-        ctx.register_table(alias, provider)?;
-        Ok(())
-    }
-
     /// Registers a small table built in Rust.
     pub async fn register_batch(
         &self,
@@ -177,27 +169,30 @@ impl Scratch {
         }
         Ok(())
     }
+}
 
-    /// Registers `name` as a table of `schema` with no rows: a view of an empty relation, not
-    /// an empty batch, so that the planner knows it is empty. A join with it then becomes a
-    /// projection with NULL columns: at a full run, where there is no earlier session to
-    /// continue, the join of every event with its user's anchor copied every column of every
-    /// event, and the sessions' join with the users' earlier counts every column of every
-    /// session.
-    pub fn register_empty(
-        &self,
-        ctx: &SessionContext,
-        name: &str,
-        schema: SchemaRef,
-    ) -> Result<()> {
-        ctx.deregister_table(name)?;
-        let empty = LogicalPlan::EmptyRelation(EmptyRelation {
-            produce_one_row: false,
-            schema: Arc::new(DFSchema::try_from(schema.as_ref().clone())?),
-        });
-        ctx.register_table(name, DataFrame::new(ctx.state(), empty).into_view())?;
-        Ok(())
-    }
+/// Makes the table `name` readable as `alias` too.
+pub async fn alias(ctx: &SessionContext, name: &str, alias: &str) -> Result<()> {
+    let provider = ctx.table_provider(name).await?;
+    ctx.deregister_table(alias)?;
+    ctx.register_table(alias, provider)?;
+    Ok(())
+}
+
+/// Registers `name` as a table of `schema` with no rows: a view of an empty relation, not
+/// an empty batch, so that the planner knows it is empty. A join with it then becomes a
+/// projection with NULL columns: at a full run, where there is no earlier session to
+/// continue, the join of every event with its user's anchor copied every column of every
+/// event, and the sessions' join with the users' earlier counts every column of every
+/// session.
+pub fn register_empty(ctx: &SessionContext, name: &str, schema: SchemaRef) -> Result<()> {
+    ctx.deregister_table(name)?;
+    let empty = LogicalPlan::EmptyRelation(EmptyRelation {
+        produce_one_row: false,
+        schema: Arc::new(DFSchema::try_from(schema.as_ref().clone())?),
+    });
+    ctx.register_table(name, DataFrame::new(ctx.state(), empty).into_view())?;
+    Ok(())
 }
 
 /// Written once and read back once or twice, then thrown away: fast compression only.
