@@ -35,11 +35,22 @@ fn first_file(table_dir: &Path) -> PathBuf {
         .unwrap()
 }
 
+/// A reader of that file.
+fn first_reader(table_dir: &Path) -> ParquetRecordBatchReaderBuilder<std::fs::File> {
+    ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(first_file(table_dir)).unwrap())
+        .unwrap()
+}
+
+/// Runs sessionize on 3,000 generated events over `days` days, into `out`.
+fn run_on_generated(work: &Work, days: &str) {
+    work.sessionize_ok(&[
+        "generate", "--events", "3000", "--days", days, "--seed", "5", "--output", "events",
+    ]);
+    work.sessionize_ok(&["run", "--input", "events", "--output", "out"]);
+}
+
 fn schema_of(table_dir: &Path) -> Vec<(String, DataType)> {
-    let file = first_file(table_dir);
-    let reader =
-        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap()).unwrap();
-    reader
+    first_reader(table_dir)
         .schema()
         .fields()
         .iter()
@@ -50,10 +61,7 @@ fn schema_of(table_dir: &Path) -> Vec<(String, DataType)> {
 #[test]
 fn tables_columns_and_types() {
     let work = Work::new();
-    work.sessionize_ok(&[
-        "generate", "--events", "3000", "--days", "2", "--seed", "5", "--output", "events",
-    ]);
-    work.sessionize_ok(&["run", "--input", "events", "--output", "out"]);
+    run_on_generated(&work, "2");
     let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     let text = DataType::Utf8;
     let int = DataType::Int64;
@@ -159,13 +167,8 @@ fn tables_columns_and_types() {
 #[test]
 fn unique_columns_are_written_without_a_dictionary() {
     let work = Work::new();
-    work.sessionize_ok(&[
-        "generate", "--events", "3000", "--days", "1", "--seed", "5", "--output", "events",
-    ]);
-    work.sessionize_ok(&["run", "--input", "events", "--output", "out"]);
-    let file = first_file(&work.path("out/sessions"));
-    let reader =
-        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap()).unwrap();
+    run_on_generated(&work, "1");
+    let reader = first_reader(&work.path("out/sessions"));
     let metadata = reader.metadata();
     let has_dictionary = |name: &str| {
         let group = metadata.row_group(0);
