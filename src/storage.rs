@@ -580,6 +580,15 @@ impl OutputRoot {
                 runs.insert(run.as_ref().to_string());
             }
         }
+        // a run killed before it wrote a file can leave only folders, which a listing of
+        // files does not show, and which would keep `_staging` in the output for good
+        if let Some(root) = &self.local
+            && let Ok(entries) = std::fs::read_dir(root.join(STAGING_DIR))
+        {
+            for entry in entries.flatten() {
+                runs.insert(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
         let mut done = Vec::new();
         for run_id in runs {
             let journal = self.path(&format!("{}/{JOURNAL_FILE}", self.staging(&run_id)));

@@ -617,3 +617,29 @@ fn a_commit_cut_short_is_finished_by_the_next_run() {
     assert_equals_b(&out, &a, &b);
     assert!(!out.join("_staging").exists());
 }
+
+/// A run killed before it wrote any file leaves only folders in its staging; the next run
+/// removes them with the rest, not only what a listing of files finds.
+#[test]
+fn a_run_killed_before_its_first_file_leaves_no_staging_behind() {
+    let work = Work::new();
+    let (a, b, _) = states_a_and_b(&work, "2000", ["13", "14"]);
+    let out = work.path("out");
+    let interrupted = "20260101T000000.000Z-1";
+    let folders = out
+        .join("_staging")
+        .join(interrupted)
+        .join("sessions")
+        .join("dt=2026-03-13");
+    std::fs::create_dir_all(&folders).unwrap();
+
+    let outcome = work.sessionize_ok(&["run", "--input", "in-b", "--output", "out"]);
+    let notes = report(&out, outcome.run_id())["notes"].clone();
+    let note = format!("removed the staging of interrupted run {interrupted}");
+    assert!(
+        notes.as_array().unwrap().iter().any(|n| n == note.as_str()),
+        "{notes}"
+    );
+    assert_equals_b(&out, &a, &b);
+    assert!(!out.join("_staging").exists());
+}
