@@ -68,7 +68,14 @@ checked as (
             and arrow_cast(keyed.event_time, 'Int64') <= $latest_event_us
             as has_plausible_time,
         keyed.user_id is not null
-            and trim(keyed.user_id) <> ''
+            -- trim(user_id) <> '' (the engine trims spaces only), trimming only the rows
+            -- that start with a space: the engine evaluates an OR's right side only for
+            -- the rows its left leaves false, where trimming every row copied every user_id
+            -- on each of the three scans that check the rows (0.2 s of CPU at 10 million)
+            and (
+                (keyed.user_id <> '' and not coalesce(starts_with(keyed.user_id, ' '), false))
+                or trim(keyed.user_id) <> ''
+            )
             and octet_length(keyed.user_id) <= cast($max_string_bytes as int)
             and (
                 keyed.event_id is null
