@@ -446,7 +446,7 @@ async fn compute_once(
     for (stage, materialized) in stages {
         models::register(ctx, stage, &parameters).await?;
         for &model in materialized {
-            let frame = ctx.table(model).await?;
+            let frame = model_frame(ctx, model).await?;
             scratch.materialize(ctx, model, frame).await?;
         }
     }
@@ -504,7 +504,7 @@ async fn compute_once(
     staging.fill_days(models::REJECTS_TABLE, &days).await?;
     staging.register_written(ctx, models::REJECTS_TABLE).await?;
     models::register(ctx, models::METRICS_BASE_MODELS, &parameters).await?;
-    let base = ctx.table(models::METRICS_BASE_MODEL).await?;
+    let base = model_frame(ctx, models::METRICS_BASE_MODEL).await?;
     scratch
         .materialize(ctx, models::METRICS_BASE_MODEL, base)
         .await?;
@@ -542,6 +542,17 @@ async fn compute_once(
         }
     }
     Ok((counts, tables, notes))
+}
+
+/// The registered model `name`, to be materialised: widened (`engine::widened`) when its
+/// aggregates hold about a group per row they read.
+async fn model_frame(ctx: &SessionContext, name: &str) -> Result<DataFrame> {
+    let frame = ctx.table(name).await?;
+    Ok(if models::MANY_GROUPS_MODELS.contains(&name) {
+        engine::widened(frame)
+    } else {
+        frame
+    })
 }
 
 /// Every day from the first to the last of `days`, so a full run gives a day without

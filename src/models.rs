@@ -44,6 +44,12 @@ macro_rules! example {
 pub const DEDUPE_MODELS: &[Model] = &[model!("stg_events"), model!("repeated_keys")];
 pub const REPEATED_KEYS_MODEL: &str = "repeated_keys";
 
+/// Models whose hash aggregates hold about one group per row they read: `repeated_keys`
+/// (one per event: 10 million at 10 million events) and `metrics_base` (one per user and
+/// day, per dimension value: 1.8 to 2.5 million there). Computed with more partitions than
+/// cores (`engine::widened`).
+pub const MANY_GROUPS_MODELS: &[&str] = &[REPEATED_KEYS_MODEL, METRICS_BASE_MODEL];
+
 /// The copies of repeated events and the page of each URL viewed, each materialised once
 /// after [`DEDUPE_MODELS`]: the events, the rejects, the counts of other days' rows and
 /// `data_quality` read the copies, and a small table the engine has counted is joined to
