@@ -159,7 +159,14 @@ pub fn spilled_bytes() -> u64 {
 /// own peak came on top of it. Called after each query of a run (those `copy_to_parquet` runs,
 /// and the scan for late events); it costs a few milliseconds. On a cluster it trims the
 /// client only: the executors' memory is theirs.
+/// Only under a memory limit: without one, the next stage's buffers reuse what the last one
+/// freed, where handing it back cost the page faults of taking it again (at 10 million
+/// events, 0.6 s of system time of 3.5 s, and 0.3 s of the run's wall time), and the run's
+/// peak was the same either way (3.2 to 3.3 GB).
 pub fn release_freed_memory() {
+    if !memory_limited() {
+        return;
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free pages of the allocator's arenas to the system
     unsafe {
