@@ -47,7 +47,7 @@ pub const REPEATED_KEYS_MODEL: &str = "repeated_keys";
 /// Models whose hash aggregates hold about one group per row they read: `repeated_keys`
 /// (one per event: 10 million at 10 million events) and `metrics_base` (one per user and
 /// day, per dimension value: 1.8 to 2.5 million there). Computed with more partitions than
-/// cores (`engine::widened`).
+/// cores when there is no memory limit (`engine::widened`).
 pub const MANY_GROUPS_MODELS: &[&str] = &[REPEATED_KEYS_MODEL, METRICS_BASE_MODEL];
 
 /// The copies of repeated events and the page of each URL viewed, each materialised once
