@@ -563,30 +563,34 @@ impl OutputRoot {
     /// finished (its data was complete), any other leftover staging is removed. Returns
     /// what was done, for the run report. Call it holding the lock.
     pub async fn recover(&self) -> Result<Vec<String>> {
-        let staging = self.path(STAGING_DIR);
-        let listed: Vec<ObjectPath> = self
-            .store
-            .list(Some(&staging))
-            .map_ok(|meta| meta.location)
-            .try_collect()
-            .await
-            .with_context(|| format!("cannot list {}/{STAGING_DIR}", self.display))?;
         let mut runs = std::collections::BTreeSet::new();
-        for path in &listed {
-            if let Some(run) = path
-                .prefix_match(&staging)
-                .and_then(|mut parts| parts.next())
-            {
-                runs.insert(run.as_ref().to_string());
+        match &self.local {
+            // the folders, not a listing of files: a run killed before it wrote a file
+            // leaves only folders, which would keep `_staging` in the output for good
+            Some(root) => {
+                if let Ok(entries) = std::fs::read_dir(root.join(STAGING_DIR)) {
+                    for entry in entries.flatten() {
+                        runs.insert(entry.file_name().to_string_lossy().into_owned());
+                    }
+                }
             }
-        }
-        // a run killed before it wrote a file can leave only folders, which a listing of
-        // files does not show, and which would keep `_staging` in the output for good
-        if let Some(root) = &self.local
-            && let Ok(entries) = std::fs::read_dir(root.join(STAGING_DIR))
-        {
-            for entry in entries.flatten() {
-                runs.insert(entry.file_name().to_string_lossy().into_owned());
+            None => {
+                let staging = self.path(STAGING_DIR);
+                let listed: Vec<ObjectPath> = self
+                    .store
+                    .list(Some(&staging))
+                    .map_ok(|meta| meta.location)
+                    .try_collect()
+                    .await
+                    .with_context(|| format!("cannot list {}/{STAGING_DIR}", self.display))?;
+                for path in &listed {
+                    if let Some(run) = path
+                        .prefix_match(&staging)
+                        .and_then(|mut parts| parts.next())
+                    {
+                        runs.insert(run.as_ref().to_string());
+                    }
+                }
             }
         }
         let mut done = Vec::new();

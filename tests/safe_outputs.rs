@@ -608,14 +608,22 @@ fn a_commit_cut_short_is_finished_by_the_next_run() {
     );
 
     let outcome = work.sessionize_ok(&run_b);
-    let notes = report(&out, outcome.run_id())["notes"].clone();
-    let note = format!("finished the commit of interrupted run {interrupted}");
-    assert!(
-        notes.as_array().unwrap().iter().any(|n| n == note.as_str()),
-        "{notes}"
+    assert_note(
+        &out,
+        outcome.run_id(),
+        &format!("finished the commit of interrupted run {interrupted}"),
     );
     assert_equals_b(&out, &a, &b);
     assert!(!out.join("_staging").exists());
+}
+
+/// The run's report has `note` among its notes.
+fn assert_note(output: &Path, run_id: &str, note: &str) {
+    let notes = report(output, run_id)["notes"].clone();
+    assert!(
+        notes.as_array().unwrap().iter().any(|n| n == note),
+        "{notes}"
+    );
 }
 
 /// A run killed before it wrote any file leaves only folders in its staging; the next run
@@ -634,11 +642,10 @@ fn a_run_killed_before_its_first_file_leaves_no_staging_behind() {
     std::fs::create_dir_all(&folders).unwrap();
 
     let outcome = work.sessionize_ok(&["run", "--input", "in-b", "--output", "out"]);
-    let notes = report(&out, outcome.run_id())["notes"].clone();
-    let note = format!("removed the staging of interrupted run {interrupted}");
-    assert!(
-        notes.as_array().unwrap().iter().any(|n| n == note.as_str()),
-        "{notes}"
+    assert_note(
+        &out,
+        outcome.run_id(),
+        &format!("removed the staging of interrupted run {interrupted}"),
     );
     assert_equals_b(&out, &a, &b);
     assert!(!out.join("_staging").exists());
