@@ -893,6 +893,26 @@ fn a_row_without_user_or_plausible_time_is_rejected_under_its_folders_day() {
     );
 }
 
+/// Only a user_id that is all spaces is blank: one that starts with a space and goes on is a
+/// user, kept as it came (not trimmed, so not merged with the user without the space).
+#[test]
+fn a_user_id_that_starts_with_a_space_is_a_user_of_its_own() {
+    let work = Work::new();
+    let t = at("2026-11-05 07:00:00");
+    let report = run_over_one_folder(
+        &work,
+        &["plain", "padded", "blank"],
+        &[Some("u"), Some(" u"), Some("  ")],
+        &[Some(t), Some(t), Some(t)],
+    );
+    assert_counts(&report, 3, 0, 2, &[("empty user_id", 1)]);
+    let users: Vec<String> = session_rows(&work.path("out"))
+        .iter()
+        .map(|row| row["user_id"].text().unwrap().to_string())
+        .collect();
+    assert_eq!(users, [" u", "u"]);
+}
+
 /// A rejected row whose time is plausible is counted on its own day, not its folder's: here
 /// a row without a user from late on the 4th, delivered in the 5th's folder.
 #[test]
