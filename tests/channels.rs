@@ -44,11 +44,7 @@ fn run_cases(work: &Work, cases: &[[&str; 3]], config: Option<&str>) -> Vec<Stri
 
 #[test]
 fn dbt_ga4_default_channel_grouping_cases() {
-    let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/channel-grouping/channel_grouping_cases.csv"),
-    )
-    .unwrap();
+    let text = repo_text("tests/fixtures/channel-grouping/channel_grouping_cases.csv");
     let rows: Vec<Vec<&str>> = text
         .lines()
         .skip(1)

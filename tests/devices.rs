@@ -60,10 +60,8 @@ fn run_user_agents(
 }
 
 fn fixture(name: &str) -> Vec<Case> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/uap-core")
-        .join(name);
-    let cases: Cases = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let text = repo_text(&format!("tests/fixtures/uap-core/{name}"));
+    let cases: Cases = serde_yaml::from_str(&text).unwrap();
     cases.test_cases
 }
 

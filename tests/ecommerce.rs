@@ -19,17 +19,15 @@ struct Row {
 }
 
 fn load() -> Vec<Row> {
-    let path = format!(
-        "{}/tests/fixtures/ecommerce-clickstream/ecom.csv.gz",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = repo_file("tests/fixtures/ecommerce-clickstream/ecom.csv.gz");
     // gzip itself rather than a crate: a dev-only crate would change the features of
     // DataFusion's dependencies and make tests rebuild it
     let unzipped = std::process::Command::new("gzip")
-        .args(["-dc", &path])
+        .arg("-dc")
+        .arg(&path)
         .output()
         .unwrap();
-    assert!(unzipped.status.success(), "gzip -dc {path}");
+    assert!(unzipped.status.success(), "gzip -dc {}", path.display());
     let text = String::from_utf8(unzipped.stdout).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();

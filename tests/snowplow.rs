@@ -14,7 +14,9 @@ use arrow::array::AsArray;
 use crate::common::*;
 
 fn example(file: &str) -> String {
-    format!("{}/examples/snowplow/{file}", env!("CARGO_MANIFEST_DIR"))
+    repo_file(&format!("examples/snowplow/{file}"))
+        .display()
+        .to_string()
 }
 
 /// Columns of the example's input, as text (every column of the export is text).

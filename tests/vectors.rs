@@ -7,11 +7,8 @@ use serde_json::Value as Json;
 use crate::common::*;
 
 fn load(name: &str) -> Json {
-    let path = format!(
-        "{}/tests/fixtures/session-window-vectors/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    let text = repo_text(&format!("tests/fixtures/session-window-vectors/{name}"));
+    serde_json::from_str(&text).unwrap()
 }
 
 fn spark_time(text: &str) -> i64 {

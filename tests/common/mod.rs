@@ -19,6 +19,22 @@ use arrow::datatypes::{
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 
+/// A file of the repository (`relative` to its root). The root is read when the test runs,
+/// not when it is built: a test binary that cargo reuses from a build of another checkout
+/// (the cached target directory is shared) must still read this checkout's fixtures.
+pub fn repo_file(relative: &str) -> PathBuf {
+    let root = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    root.join(relative)
+}
+
+/// The text of a file of the repository; a missing fixture fails naming its path.
+pub fn repo_text(relative: &str) -> String {
+    let path = repo_file(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// A fresh directory for one test, removed when dropped.
 pub struct Work {
     dir: tempfile::TempDir,
