@@ -106,8 +106,9 @@ attributed as (
 
 final as (
     select
-        cast(md5(concat(user_id, chr(31), cast(arrow_cast(session_start, 'Int64') as varchar)))
-            as varchar) as session_id,
+        -- md5(concat(user_id, chr(31), cast(<start in µs> as varchar))) in hex, written
+        -- straight into text (src/text_columns.rs): an id users keep, so never to change
+        session_id(user_id, arrow_cast(session_start, 'Int64')) as session_id,
         user_id,
         session_number,
         arrow_cast(session_start, 'Timestamp(µs, "UTC")') as session_start,
@@ -144,7 +145,8 @@ final as (
         conversion_count,
         revenue,
         session_number = 1 as is_new_user,
-        cast(local_day(session_start) as varchar) as dt,
+        -- cast(… as varchar), each distinct day formatted once (src/text_columns.rs)
+        day_text(local_day(session_start)) as dt,
         -- internal: for session_sources and classified_sessions
         has_utm,
         -- the ad network whose click id the landing URL carries, which speaks where there is

@@ -252,7 +252,7 @@ fn session(config: SessionConfig) -> Result<SessionContext> {
 /// Registers the functions the models call that the engine does not have: `session_index`,
 /// `hash_bucket` and `key_hash` (`session_window.rs`), `local_day` (`local_day.rs`),
 /// `first_by` and `last_by` (`ordered_values.rs`), `url_host` and `url_parameter`
-/// (`url_functions.rs`). Every session that plans or runs the models needs them: this
+/// (`url_functions.rs`), `session_id` and `day_text` (`text_columns.rs`). Every session that plans or runs the models needs them: this
 /// process's, and on a cluster the scheduler's and each executor's.
 pub fn register_functions(registry: &mut dyn FunctionRegistry) -> datafusion::error::Result<()> {
     registry.register_udwf(Arc::new(crate::session_window::udwf()))?;
@@ -263,6 +263,9 @@ pub fn register_functions(registry: &mut dyn FunctionRegistry) -> datafusion::er
         registry.register_udaf(Arc::new(function))?;
     }
     for function in crate::url_functions::udfs() {
+        registry.register_udf(Arc::new(function))?;
+    }
+    for function in crate::text_columns::udfs() {
         registry.register_udf(Arc::new(function))?;
     }
     Ok(())

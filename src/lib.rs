@@ -33,6 +33,7 @@ pub mod scope;
 pub mod scratch;
 pub mod session_window;
 pub mod storage;
+pub mod text_columns;
 pub mod url_functions;
 pub mod user_agents;
 pub mod validate;
