@@ -86,11 +86,13 @@ forced_starts as (
 
 -- step 4: one pass in event order per user: a new session after the timeout, once the
 -- session would reach the maximum duration, at a forced start, or with a campaign other
--- than the session's
-indexed as (
+-- than the session's. session_place (src/session_window.rs) gives two numbers packed in one,
+-- session_index × 2^32 + the event's place in its bucket's events (as row_number would):
+-- a second window function cost as much again in the engine's per-row bookkeeping
+placed as (
     select
         * exclude (event_us, campaign_key, is_forced_start),
-        session_index(
+        session_place(
             user_id,
             event_us,
             $timeout_us,
@@ -98,14 +100,21 @@ indexed as (
             $new_session_on_equal_gap,
             coalesce(is_forced_start, false),
             campaign_key
-        ) over user_events as session_index,
-        -- the event's place in its bucket's events, so also in its user's: the sessions
-        -- aggregate orders its first and last values by this one integer, as cheap to
-        -- compare as (event_time, event_key) is dear (a timestamp and a string, per row and
-        -- per value)
-        row_number() over user_events as event_seq
+        ) over user_events as session_place
     from forced_starts
     window user_events as (partition by user_bucket order by user_id, event_time, event_key)
+),
+
+-- the event's place in its bucket's events is also its place in its user's: the sessions
+-- aggregate orders its first and last values by this one integer (event_seq), as cheap to
+-- compare as (event_time, event_key) is dear (a timestamp and a string, per row and per
+-- value)
+indexed as (
+    select
+        * exclude (session_place),
+        session_place >> 32 as session_index,
+        session_place & 4294967295 as event_seq
+    from placed
 ),
 
 final as (

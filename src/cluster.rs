@@ -9,7 +9,7 @@
 //! written as Parquet under the run's staging area for the same reason (`scratch.rs`):
 //! Ballista ships a plan, never an in-memory table.
 //!
-//! `session_index`, `url_host` and `url_parameter` are not Ballista's functions. The
+//! `session_place`, `url_host` and `url_parameter` are not Ballista's functions. The
 //! scheduler decodes every plan that calls them and the executors run them, so both must have
 //! them registered: `sessionize scheduler` and `sessionize executor` are Ballista's own
 //! scheduler and executor processes with the functions registered and S3 set up from the session (`storage::cluster`), and

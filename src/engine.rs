@@ -1,6 +1,6 @@
 //! The DataFusion session every run uses: our defaults, then any `DATAFUSION_*` environment
 //! variable on top (`DATAFUSION_EXECUTION_TARGET_PARTITIONS=4`, …), as datafusion-cli does,
-//! and our functions the engine does not have (`session_index`, `url_host`,
+//! and our functions the engine does not have (`session_place`, `url_host`,
 //! `url_parameter`). Also the resources every session of the process shares: the memory
 //! limit, where spills and scratch files go, and what was spilled. And where a run's job
 //! runs: in this process, or on a Ballista cluster (`cluster.rs`, `--features distributed`).
@@ -249,7 +249,7 @@ fn session(config: SessionConfig) -> Result<SessionContext> {
     Ok(ctx)
 }
 
-/// Registers the functions the models call that the engine does not have: `session_index`,
+/// Registers the functions the models call that the engine does not have: `session_place`,
 /// `hash_bucket` and `key_hash` (`session_window.rs`), `local_day` (`local_day.rs`),
 /// `first_by` and `last_by` (`ordered_values.rs`), `url_host` and `url_parameter`
 /// (`url_functions.rs`), `session_id` and `day_text` (`text_columns.rs`). Every session that plans or runs the models needs them: this
