@@ -135,10 +135,8 @@ impl ScalarUDFImpl for DayText {
 /// `cast(days as Utf8)`, each distinct day formatted once.
 fn day_texts(days: &ArrayRef) -> Result<ArrayRef> {
     let values = days.as_primitive::<Date32Type>();
-    let (Some(first), Some(last)) = (
-        arrow::compute::min(values),
-        arrow::compute::max(values),
-    ) else {
+    let (Some(first), Some(last)) = (arrow::compute::min(values), arrow::compute::max(values))
+    else {
         // no day at all (empty, or every row NULL)
         return Ok(cast(days, &DataType::Utf8)?);
     };
@@ -254,7 +252,10 @@ mod tests {
     #[tokio::test]
     async fn a_session_id_by_hand() {
         let ctx = context(vec![
-            ("user_id", Arc::new(StringArray::from(vec!["u1"])) as ArrayRef),
+            (
+                "user_id",
+                Arc::new(StringArray::from(vec!["u1"])) as ArrayRef,
+            ),
             (
                 "start_us",
                 Arc::new(Int64Array::from(vec![1_767_225_600_000_000])) as ArrayRef,
@@ -272,7 +273,14 @@ mod tests {
     #[tokio::test]
     async fn day_texts_are_the_engines_cast() {
         for days in [
-            vec![Some(20_454), None, Some(20_440), Some(20_454), Some(-1), Some(0)],
+            vec![
+                Some(20_454),
+                None,
+                Some(20_440),
+                Some(20_454),
+                Some(-1),
+                Some(0),
+            ],
             vec![Some(7), Some(7)],
             vec![None, None],
             vec![Some(-700_000), Some(2_900_000), Some(20_454)],
