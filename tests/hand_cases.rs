@@ -140,6 +140,53 @@ fn ties_in_time_are_ordered_by_event_id() {
     assert_eq!(rows[0]["duration_s"].float(), 0.0);
 }
 
+/// A session_id is the MD5, in hex, of the user, a unit separator (0x1f) and the session's
+/// start in microseconds since the epoch: a contract (a day rewritten by a later run keeps
+/// its ids, and users join on them), so checked against `md5sum` rather than any code of
+/// ours. The start is 20:00:00.5 UTC, 05:00 of the next day in Tokyo, the reporting zone
+/// here: the zone moves the dt, not the instant digested.
+#[test]
+fn a_session_id_is_the_md5_of_user_and_start() {
+    use std::io::Write;
+    let work = Work::new();
+    let start = at("2026-11-01 20:00:00.5");
+    work.write_parquet(
+        "in/events.parquet",
+        vec![
+            ("event_id", texts(&["e1", "e2"])),
+            ("user_id", texts(&["zoë", "zoë"])),
+            (
+                "event_time",
+                utc_micros(&[Some(start), Some(start + MINUTE)]),
+            ),
+        ],
+    );
+    work.write("cfg.toml", "[sessions]\ntimezone = \"Asia/Tokyo\"\n");
+    work.sessionize_ok(&[
+        "run", "--config", "cfg.toml", "--input", "in", "--output", "out",
+    ]);
+    let mut md5sum = std::process::Command::new("md5sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("md5sum");
+    let message = format!("zoë\u{1f}{start}");
+    md5sum
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(message.as_bytes())
+        .unwrap();
+    let output = md5sum.wait_with_output().unwrap();
+    let digest = String::from_utf8(output.stdout).unwrap();
+    let digest = digest.split_whitespace().next().unwrap();
+    assert_eq!(digest.len(), 32);
+    let rows = session_rows(&work.path("out"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["session_id"].text(), Some(digest));
+    assert_eq!(rows[0]["dt"].text(), Some("2026-11-02"));
+}
+
 /// One user's events spread over three files (two in a dt= folder), in no order.
 #[test]
 fn unsorted_input_across_files_gives_the_same_sessions() {
