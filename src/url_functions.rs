@@ -48,13 +48,11 @@ pub fn host(url: &str) -> Option<Cow<'_, str>> {
     if authority.is_empty() || authority.starts_with(['/', '?', '#']) {
         return None;
     }
-    let after_user = match authority.find(['/', '?', '#', '@']) {
+    let after_user = match find_byte(authority, b"/?#@") {
         Some(at) if authority.as_bytes()[at] == b'@' => &authority[at + 1..],
         _ => authority,
     };
-    let end = after_user
-        .find(['/', '?', '#', ':'])
-        .unwrap_or(after_user.len());
+    let end = find_byte(after_user, b"/?#:").unwrap_or(after_user.len());
     let host = &after_user[..end];
     // lower-case ASCII is its own lower case; anything else goes through to_lowercase
     Some(
@@ -67,6 +65,15 @@ pub fn host(url: &str) -> Option<Cow<'_, str>> {
             Cow::Owned(host.to_lowercase())
         },
     )
+}
+
+/// Where the first of `bytes` (ASCII) is in `text`. As `str::find` with those characters, but
+/// byte by byte: `find` with a set of characters decodes every character of the text, and
+/// the URL functions spent most of their time there (`url_parameter`, three times per
+/// session on the landing URL: 0.47 s of CPU for 2.6 million sessions). An ASCII byte is
+/// never part of another character in UTF-8, so the two give the same index.
+fn find_byte(text: &str, bytes: &[u8]) -> Option<usize> {
+    text.bytes().position(|b| bytes.contains(&b))
 }
 
 /// Where a URL's scheme (`http:`) ends, if it has one.
@@ -84,7 +91,8 @@ fn scheme_end(url: &str) -> Option<usize> {
 /// The value of the last `name=` pair in a URL's query; None when there is none or it is
 /// empty.
 pub fn parameter<'a>(url: &'a str, name: &str) -> Option<&'a str> {
-    let question = url.find(['?', '#'])?;
+    // most URLs have no query: found so in a few instructions per 16 bytes
+    let question = memchr::memchr2(b'?', b'#', url.as_bytes())?;
     if url.as_bytes()[question] != b'?' {
         return None;
     }
