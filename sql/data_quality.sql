@@ -3,7 +3,8 @@
 -- Inputs: stg_events, ranked_copies, rejects, sessions and bot_sessions (as written by this
 --         run), run_days (every day this run writes, so a day without events has a row of
 --         zeros).
--- Parameters: $run_id, $first_day and $last_day (the days this run writes).
+-- Parameters: $run_id, $first_day and $last_day (the days this run writes), $all_days (a
+--             full run, whose days are all days: the tests of a session's day fold away).
 -- Rows are counted on their row_day (the day of their event_time when it is plausible);
 -- sessions on the day they started.
 
@@ -45,14 +46,14 @@ sessions_by_day as (
         sum(case when device is null or device = '(not set)' then 1 else 0 end)
             as unknown_device_sessions
     from sessions
-    where dt between $first_day and $last_day
+    where $all_days or dt between $first_day and $last_day
     group by 1
 ),
 
 bots_by_day as (
     select dt, count(*) as bot_sessions, sum(event_count) as bot_events
     from bot_sessions
-    where dt between $first_day and $last_day
+    where $all_days or dt between $first_day and $last_day
     group by 1
 ),
 

@@ -292,6 +292,12 @@ impl Parameters {
                 "max_duration_us".to_string(),
                 int(micros(rules.max_duration)),
             ),
+            // a full run: every day is the run's, and the models' filters on a day range,
+            // which compare text on every session, fold away
+            (
+                "all_days".to_string(),
+                ScalarValue::Boolean(Some(window.days.is_none())),
+            ),
             ("first_day".to_string(), text(&window.first_day)),
             ("last_day".to_string(), text(&window.last_day)),
             (
