@@ -266,19 +266,29 @@ impl OutputRoot {
     /// The table folders of the output, sorted: every folder whose name does not start
     /// with `_` (`_runs`, `_staging`) or `.`.
     pub async fn tables(&self) -> Result<Vec<String>> {
+        let mut tables = self.folders("").await?;
+        tables.retain(|name| !name.starts_with('_') && !name.starts_with('.'));
+        tables.sort();
+        Ok(tables)
+    }
+
+    /// The names of the folders right under `relative` ("": the output's own; none when it
+    /// is not there). On local disk a folder counts though it holds no file; on S3 a folder
+    /// is a prefix of some object's name, so one without files is not there at all.
+    async fn folders(&self, relative: &str) -> Result<Vec<String>> {
         let listed = self
             .store
-            .list_with_delimiter(Some(&self.prefix))
+            .list_with_delimiter(Some(&self.path(relative)))
             .await
-            .with_context(|| format!("cannot list the output {}", self.display))?;
-        let mut tables: Vec<String> = listed
+            .with_context(|| match relative {
+                "" => format!("cannot list the output {}", self.display),
+                _ => format!("cannot list {}/{relative}", self.display),
+            })?;
+        Ok(listed
             .common_prefixes
             .iter()
             .filter_map(|folder| folder.filename().map(str::to_string))
-            .filter(|name| !name.starts_with('_') && !name.starts_with('.'))
-            .collect();
-        tables.sort();
-        Ok(tables)
+            .collect())
     }
 
     fn path(&self, relative: &str) -> ObjectPath {
@@ -563,36 +573,9 @@ impl OutputRoot {
     /// finished (its data was complete), any other leftover staging is removed. Returns
     /// what was done, for the run report. Call it holding the lock.
     pub async fn recover(&self) -> Result<Vec<String>> {
-        let mut runs = std::collections::BTreeSet::new();
-        match &self.local {
-            // the folders, not a listing of files: a run killed before it wrote a file
-            // leaves only folders, which would keep `_staging` in the output for good
-            Some(root) => {
-                if let Ok(entries) = std::fs::read_dir(root.join(STAGING_DIR)) {
-                    for entry in entries.flatten() {
-                        runs.insert(entry.file_name().to_string_lossy().into_owned());
-                    }
-                }
-            }
-            None => {
-                let staging = self.path(STAGING_DIR);
-                let listed: Vec<ObjectPath> = self
-                    .store
-                    .list(Some(&staging))
-                    .map_ok(|meta| meta.location)
-                    .try_collect()
-                    .await
-                    .with_context(|| format!("cannot list {}/{STAGING_DIR}", self.display))?;
-                for path in &listed {
-                    if let Some(run) = path
-                        .prefix_match(&staging)
-                        .and_then(|mut parts| parts.next())
-                    {
-                        runs.insert(run.as_ref().to_string());
-                    }
-                }
-            }
-        }
+        // the run folders, not a listing of files: a run killed before it wrote a file
+        // leaves only folders, which would keep `_staging` in the output for good
+        let runs = self.folders(STAGING_DIR).await?;
         let mut done = Vec::new();
         for run_id in runs {
             let journal = self.path(&format!("{}/{JOURNAL_FILE}", self.staging(&run_id)));
