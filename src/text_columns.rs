@@ -32,27 +32,44 @@ use md5::{Digest, Md5};
 
 /// The functions, ready to register on a session.
 pub fn udfs() -> Vec<ScalarUDF> {
-    vec![
-        ScalarUDF::from(SessionId {
-            signature: Signature::exact(
-                vec![DataType::Utf8, DataType::Int64],
-                Volatility::Immutable,
-            ),
-        }),
-        ScalarUDF::from(DayText {
-            signature: Signature::exact(vec![DataType::Date32], Volatility::Immutable),
-        }),
-    ]
+    [Column::SessionId, Column::DayText]
+        .into_iter()
+        .map(|column| ScalarUDF::from(TextColumn::new(column)))
+        .collect()
+}
+
+/// Which column a function writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Column {
+    SessionId,
+    DayText,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct SessionId {
+struct TextColumn {
+    column: Column,
     signature: Signature,
 }
 
-impl ScalarUDFImpl for SessionId {
+impl TextColumn {
+    fn new(column: Column) -> Self {
+        let arguments = match column {
+            Column::SessionId => vec![DataType::Utf8, DataType::Int64],
+            Column::DayText => vec![DataType::Date32],
+        };
+        TextColumn {
+            column,
+            signature: Signature::exact(arguments, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for TextColumn {
     fn name(&self) -> &str {
-        "session_id"
+        match self.column {
+            Column::SessionId => "session_id",
+            Column::DayText => "day_text",
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -63,76 +80,53 @@ impl ScalarUDFImpl for SessionId {
         Ok(DataType::Utf8)
     }
 
+    /// Scalars come as one-row arrays, and the engine takes a one-row answer to scalars
+    /// for a scalar.
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let [users, starts] = arrays.as_slice() else {
-            return exec_err!("session_id takes a user_id and a start in microseconds");
+        let texts = match (self.column, arrays.as_slice()) {
+            (Column::SessionId, [users, starts]) => session_ids(users, starts)?,
+            (Column::DayText, [days]) => day_texts(days)?,
+            (Column::SessionId, _) => {
+                return exec_err!("session_id takes a user_id and a start in microseconds");
+            }
+            (Column::DayText, _) => return exec_err!("day_text takes one date"),
         };
-        let (users, starts) = (users.as_string::<i32>(), starts.as_primitive::<Int64Type>());
-        let mut ids = StringBuilder::with_capacity(users.len(), users.len() * 32);
-        let mut message = Vec::with_capacity(64);
-        let mut hex = [0u8; 32];
-        for row in 0..users.len() {
-            // as concat does: a NULL part is an empty one
-            message.clear();
-            if users.is_valid(row) {
-                message.extend_from_slice(users.value(row).as_bytes());
-            }
-            message.push(0x1f);
-            if starts.is_valid(row) {
-                write!(message, "{}", starts.value(row))?;
-            }
-            for (pair, byte) in hex.chunks_exact_mut(2).zip(Md5::digest(&message)) {
-                pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
-                pair[1] = HEX_DIGITS[usize::from(byte & 0x0f)];
-            }
-            // the digits are ASCII
-            ids.append_value(std::str::from_utf8(&hex).expect("hex digits"));
-        }
-        Ok(ColumnarValue::Array(Arc::new(ids.finish()) as ArrayRef))
+        Ok(ColumnarValue::Array(texts))
     }
+}
+
+/// The session_id of each (user, start in microseconds).
+fn session_ids(users: &ArrayRef, starts: &ArrayRef) -> Result<ArrayRef> {
+    let (users, starts) = (users.as_string::<i32>(), starts.as_primitive::<Int64Type>());
+    let mut ids = StringBuilder::with_capacity(users.len(), users.len() * 32);
+    let mut message = Vec::with_capacity(64);
+    let mut hex = [0u8; 32];
+    for row in 0..users.len() {
+        // as concat does: a NULL part is an empty one
+        message.clear();
+        if users.is_valid(row) {
+            message.extend_from_slice(users.value(row).as_bytes());
+        }
+        message.push(0x1f);
+        if starts.is_valid(row) {
+            write!(message, "{}", starts.value(row))?;
+        }
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(Md5::digest(&message)) {
+            pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
+            pair[1] = HEX_DIGITS[usize::from(byte & 0x0f)];
+        }
+        // the digits are ASCII
+        ids.append_value(std::str::from_utf8(&hex).expect("hex digits"));
+    }
+    Ok(Arc::new(ids.finish()))
 }
 
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct DayText {
-    signature: Signature,
-}
-
-/// The widest span of days (from a batch's first to its last) that `day_text` keeps a table
-/// of; a batch spread wider is cast row by row, as the engine would.
-const MAX_SPAN: i64 = 1 << 16;
-
-impl ScalarUDFImpl for DayText {
-    fn name(&self) -> &str {
-        "day_text"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [argument] = args.args.as_slice() else {
-            return exec_err!("day_text takes one date");
-        };
-        let days = match argument {
-            ColumnarValue::Array(array) => array,
-            ColumnarValue::Scalar(_) => {
-                let array = argument.to_array(1)?;
-                return Ok(ColumnarValue::Array(cast(&array, &DataType::Utf8)?));
-            }
-        };
-        Ok(ColumnarValue::Array(day_texts(days)?))
-    }
-}
-
-/// `cast(days as Utf8)`, each distinct day formatted once.
+/// `cast(days as Utf8)`, each day from the batch's first to its last formatted once (by
+/// that cast), and copied to its rows. A batch whose days span more days than it has rows
+/// is cast row by row: the table would format more than the cast does.
 fn day_texts(days: &ArrayRef) -> Result<ArrayRef> {
     let values = days.as_primitive::<Date32Type>();
     let (Some(first), Some(last)) = (arrow::compute::min(values), arrow::compute::max(values))
@@ -141,7 +135,7 @@ fn day_texts(days: &ArrayRef) -> Result<ArrayRef> {
         return Ok(cast(days, &DataType::Utf8)?);
     };
     let span = i64::from(last) - i64::from(first) + 1;
-    if span > MAX_SPAN {
+    if span > values.len() as i64 {
         return Ok(cast(days, &DataType::Utf8)?);
     }
     let every_day: ArrayRef = Arc::new(arrow::array::Date32Array::from_iter_values(
@@ -268,8 +262,42 @@ mod tests {
         );
     }
 
-    /// Against the engine's cast: days around the epoch and 2026-01-01 (20,454), NULLs, a
-    /// batch of one day, and a batch spread wider than the table (cast row by row).
+    /// Days worked out by hand (`date -d @0`, and 20,454 days on: 2026-01-01), apart from
+    /// the cast the function itself formats with.
+    #[tokio::test]
+    async fn days_by_hand() {
+        let ctx = context(vec![(
+            "day",
+            Arc::new(Date32Array::from(vec![
+                Some(20_454),
+                Some(-1),
+                None,
+                Some(0),
+            ])) as ArrayRef,
+        )]);
+        let days: Vec<Option<String>> = pairs(&ctx, "select day_text(day), 1 from t")
+            .await
+            .into_iter()
+            .map(|(ours, _)| ours)
+            .collect();
+        let expected = [
+            Some("2026-01-01"),
+            Some("1969-12-31"),
+            None,
+            Some("1970-01-01"),
+        ];
+        assert_eq!(days, expected.map(|d| d.map(String::from)));
+        // a constant: a scalar argument, answered for every row
+        let constant = pairs(&ctx, "select day_text(date '2026-01-01'), 1 from t").await;
+        assert_eq!(constant.len(), 4);
+        for (ours, _) in constant {
+            assert_eq!(ours.as_deref(), Some("2026-01-01"));
+        }
+    }
+
+    /// Against the engine's cast: batches whose days span more than their rows (cast row by
+    /// row: around the epoch and 2026-01-01, 20,454; far apart), batches of fewer days than
+    /// rows (each day formatted once), NULLs.
     #[tokio::test]
     async fn day_texts_are_the_engines_cast() {
         for days in [
@@ -280,6 +308,15 @@ mod tests {
                 Some(20_454),
                 Some(-1),
                 Some(0),
+            ],
+            // more rows than days: each day formatted once and copied
+            vec![
+                Some(20_454),
+                None,
+                Some(20_452),
+                Some(20_454),
+                Some(20_453),
+                Some(20_452),
             ],
             vec![Some(7), Some(7)],
             vec![None, None],
