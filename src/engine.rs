@@ -159,6 +159,7 @@ pub fn spilled_bytes() -> u64 {
 /// own peak came on top of it. Called after each query of a run (those `copy_to_parquet` runs,
 /// and the scan for late events); it costs a few milliseconds. On a cluster it trims the
 /// client only: the executors' memory is theirs.
+///
 /// Only under a memory limit: without one, the next stage's buffers reuse what the last one
 /// freed, where handing it back cost the page faults of taking it again (at 10 million
 /// events, 0.6 s of system time of 3.5 s, and 0.3 s of the run's wall time), and the run's
@@ -252,8 +253,9 @@ fn session(config: SessionConfig) -> Result<SessionContext> {
 /// Registers the functions the models call that the engine does not have: `session_place`,
 /// `hash_bucket` and `key_hash` (`session_window.rs`), `local_day` (`local_day.rs`),
 /// `first_by` and `last_by` (`ordered_values.rs`), `url_host` and `url_parameter`
-/// (`url_functions.rs`), `session_id` and `day_text` (`text_columns.rs`). Every session that plans or runs the models needs them: this
-/// process's, and on a cluster the scheduler's and each executor's.
+/// (`url_functions.rs`), `session_id` and `day_text` (`text_columns.rs`). Every session
+/// that plans or runs the models needs them: this process's, and on a cluster the
+/// scheduler's and each executor's.
 pub fn register_functions(registry: &mut dyn FunctionRegistry) -> datafusion::error::Result<()> {
     registry.register_udwf(Arc::new(crate::session_window::udwf()))?;
     registry.register_udf(Arc::new(crate::session_window::bucket_udf()))?;
