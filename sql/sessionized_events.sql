@@ -41,7 +41,6 @@ in_window as (
     select
         anchored.* exclude (anchor_us),
         case when anchored.is_page_view then page_paths.page_path end as page_path,
-        arrow_cast(anchored.event_time, 'Int64') as event_us,
         hash_bucket(anchored.user_id) as user_bucket
     from page_paths
     right join anchored on anchored.page_url = page_paths.page_url
@@ -49,57 +48,51 @@ in_window as (
         and arrow_cast(anchored.event_time, 'Int64') < $read_end_us
 ),
 
--- step 2 (universal preset only): the campaign an event brings, if any: its UTM values,
--- else another site as referrer; NULL for an event that brings none
-campaigns as (
-    select
-        *,
-        case when $split_on_campaign then
-            case
-                when coalesce(utm_source, utm_medium, utm_campaign) is not null
-                    then concat_ws(chr(31), utm_source, utm_medium, utm_campaign)
-                when page_url like '%utm\_%' then concat_ws(
-                    chr(31),
-                    coalesce(url_parameter(page_url, 'utm_source'), ''),
-                    coalesce(url_parameter(page_url, 'utm_medium'), ''),
-                    coalesce(url_parameter(page_url, 'utm_campaign'), '')
-                )
-                when url_host(referrer) <> coalesce(url_host(page_url), '')
-                    then url_host(referrer)
-            end
-        end as campaign_key
-    from in_window
-),
-
--- step 3 (universal preset only): does this event open a session whatever the gap? At a
+-- step 2 (universal preset only): does this event open a session whatever the gap? At a
 -- new day in the reporting time zone (a campaign other than the session's is decided by
--- session_index, as it depends on where the session started)
+-- session_place, as it depends on where the session started)
 forced_starts as (
     select
         *,
         -- (at a user's first row, lag reads the user before in the bucket: harmless, as
         -- session_index opens a session at each user's first row anyway)
         $split_at_midnight and event_day <> lag(event_day) over user_events as is_forced_start
-    from campaigns
+    from in_window
     window user_events as (partition by user_bucket order by user_id, event_time, event_key)
 ),
 
--- step 4: one pass in event order per user: a new session after the timeout, once the
+-- step 3: one pass in event order per user: a new session after the timeout, once the
 -- session would reach the maximum duration, at a forced start, or with a campaign other
 -- than the session's. session_place (src/session_window.rs) gives two numbers packed in one,
 -- session_index × 2^32 + the event's place in its bucket's events (as row_number would):
--- a second window function cost as much again in the engine's per-row bookkeeping
+-- a second window function cost as much again in the engine's per-row bookkeeping.
+-- Its arguments are worked out here, after the sort, rather than carried through it as
+-- columns: the time in microseconds, and the campaign an event brings (universal preset
+-- only: its UTM values, else another site as referrer; NULL for an event that brings none)
 placed as (
     select
-        * exclude (event_us, campaign_key, is_forced_start),
+        * exclude (is_forced_start),
         session_place(
             user_id,
-            event_us,
+            arrow_cast(event_time, 'Int64'),
             $timeout_us,
             $max_duration_us,
             $new_session_on_equal_gap,
             coalesce(is_forced_start, false),
-            campaign_key
+            case when $split_on_campaign then
+                case
+                    when coalesce(utm_source, utm_medium, utm_campaign) is not null
+                        then concat_ws(chr(31), utm_source, utm_medium, utm_campaign)
+                    when page_url like '%utm\_%' then concat_ws(
+                        chr(31),
+                        coalesce(url_parameter(page_url, 'utm_source'), ''),
+                        coalesce(url_parameter(page_url, 'utm_medium'), ''),
+                        coalesce(url_parameter(page_url, 'utm_campaign'), '')
+                    )
+                    when url_host(referrer) <> coalesce(url_host(page_url), '')
+                        then url_host(referrer)
+                end
+            end
         ) over user_events as session_place
     from forced_starts
     window user_events as (partition by user_bucket order by user_id, event_time, event_key)
