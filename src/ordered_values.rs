@@ -52,16 +52,6 @@ enum Pick {
     Last,
 }
 
-impl Pick {
-    /// Whether a row at `candidate` replaces the one kept at `kept`.
-    fn beats(self, candidate: i64, kept: i64) -> bool {
-        match self {
-            Pick::First => candidate < kept,
-            Pick::Last => candidate > kept,
-        }
-    }
-}
-
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct ValueBy {
     pick: Pick,
@@ -208,6 +198,50 @@ fn passes(filter: Option<&BooleanArray>, row: usize) -> bool {
     filter.is_none_or(|f| f.is_valid(row) && f.value(row))
 }
 
+/// One batch's pass over its counted rows, keeping each group's best row and sequence. A
+/// loop of its own, generic over the rows' iterator, rather than a closure called per row:
+/// ten of these aggregates read every event, and the call per row (its captured state
+/// loaded again each time) was half their cost.
+struct BestRows<'a> {
+    pick: Pick,
+    group_indices: &'a [usize],
+    seq_values: &'a [i64],
+    seqs: &'a mut Vec<Option<i64>>,
+    best_rows: &'a mut Vec<usize>,
+    touched: &'a mut Vec<usize>,
+}
+
+impl BestRows<'_> {
+    /// A row replaces the kept one when its sequence is smaller (first) or larger (last):
+    /// on equal sequences, the row seen first stays.
+    fn consider(&mut self, rows: impl Iterator<Item = usize>) {
+        match self.pick {
+            Pick::First => self.consider_picking(rows, |candidate, kept| candidate < kept),
+            Pick::Last => self.consider_picking(rows, |candidate, kept| candidate > kept),
+        }
+    }
+
+    #[inline(always)]
+    fn consider_picking(
+        &mut self,
+        rows: impl Iterator<Item = usize>,
+        beats: impl Fn(i64, i64) -> bool,
+    ) {
+        for row in rows {
+            let group = self.group_indices[row];
+            let seq = self.seq_values[row];
+            if self.seqs[group].is_some_and(|kept| !beats(seq, kept)) {
+                continue;
+            }
+            if self.best_rows[group] == usize::MAX {
+                self.touched.push(group);
+            }
+            self.seqs[group] = Some(seq);
+            self.best_rows[group] = row;
+        }
+    }
+}
+
 /// The state of every group, as the grouped aggregate asks for it: a group is an index.
 /// The kept texts live in one buffer; a group's replaced text stays there as garbage until
 /// the buffer is compacted (at each emit, and when garbage outweighs what is kept).
@@ -272,21 +306,17 @@ impl ValuesByGroup {
             }
             (None, Some(nulls)) => Some(nulls.inner().clone()),
         };
-        let mut consider = |row: usize| {
-            let group = group_indices[row];
-            let seq = seq_values[row];
-            if self.seqs[group].is_some_and(|kept| !self.pick.beats(seq, kept)) {
-                return;
-            }
-            if self.best_rows[group] == usize::MAX {
-                self.touched.push(group);
-            }
-            self.seqs[group] = Some(seq);
-            self.best_rows[group] = row;
+        let mut best = BestRows {
+            pick: self.pick,
+            group_indices,
+            seq_values,
+            seqs: &mut self.seqs,
+            best_rows: &mut self.best_rows,
+            touched: &mut self.touched,
         };
         match &counted {
-            None => (0..group_indices.len()).for_each(&mut consider),
-            Some(rows) => rows.set_indices().for_each(&mut consider),
+            None => best.consider(0..group_indices.len()),
+            Some(rows) => best.consider(rows.set_indices()),
         }
         for &group in &self.touched {
             let row = self.best_rows[group];
