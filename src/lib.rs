@@ -432,25 +432,38 @@ async fn compute_once(
         Scratch::create()?
     };
     channels::register(ctx, &scratch, &settings.channels).await?;
-    register_user_agents(ctx, &scratch).await?;
     history::register(ctx, root, window).await?;
-    // each computed once: a view read by several models would be computed by each
-    let stages = [
-        (models::DEDUPE_MODELS, &[models::REPEATED_KEYS_MODEL][..]),
-        (
-            models::COPIES_MODELS,
-            &[models::RANKED_COPIES_MODEL, models::PAGE_PATHS_MODEL][..],
-        ),
-        (models::SESSION_MODELS, &[models::SESSIONS_MODEL][..]),
-        (models::SOURCE_MODELS, &[models::SESSION_SOURCES_MODEL][..]),
-    ];
-    for (stage, materialized) in stages {
-        models::register(ctx, stage, &parameters).await?;
-        for &model in materialized {
-            let frame = model_frame(ctx, model).await?;
-            scratch.materialize(ctx, model, frame).await?;
-        }
-    }
+    // Steps that read none of each other's results run side by side where the models are
+    // held in memory: a query leaves a core idle while it starts and while its last
+    // partition finishes, and the other fills it. Under a memory limit (or on a cluster)
+    // they run one after the other, so that one query at a time has the memory pool.
+    let side_by_side = scratch.holds_models();
+    // each model computed once (materialised): a view read by several would be computed
+    // by each, and a view is planned when it is registered, so a model is registered only
+    // once the models it reads are materialised
+    models::register(ctx, models::DEDUPE_MODELS, &parameters).await?;
+    let copies = async {
+        materialize(ctx, &scratch, models::REPEATED_KEYS_MODEL).await?;
+        models::register(ctx, models::COPIES_MODELS, &parameters).await?;
+        materialize(ctx, &scratch, models::RANKED_COPIES_MODEL).await
+    };
+    let pages = materialize(ctx, &scratch, models::PAGE_PATHS_MODEL);
+    let agents = register_user_agents(ctx, &scratch);
+    both(side_by_side, copies, both(side_by_side, pages, agents)).await?;
+
+    // the sessions, and beside them the rejects (which read the copies and the input, not
+    // the sessions): written now, counted among the tables after the sessions
+    models::register(ctx, models::SESSION_MODELS, &parameters).await?;
+    let mut staging = Staging::create(root.clone(), &clock.run_id)?;
+    let rejects = events::with_original_columns(ctx.table(models::REJECTS_MODEL).await?, input)?;
+    let ((), rejects) = both(
+        side_by_side,
+        materialize(ctx, &scratch, models::SESSIONS_MODEL),
+        staging.write_apart(models::REJECTS_TABLE, rejects),
+    )
+    .await?;
+    models::register(ctx, models::SOURCE_MODELS, &parameters).await?;
+    materialize(ctx, &scratch, models::SESSION_SOURCES_MODEL).await?;
     models::register(ctx, models::CLASSIFY_MODELS, &parameters).await?;
     for (prior, model) in [
         (models::PRIOR_SESSIONS, models::REPORTED_SESSIONS_MODEL),
@@ -464,7 +477,6 @@ async fn compute_once(
 
     // write: sessions, bot sessions and rejects first; the users, metrics and counts then
     // read what was written (the sessions, where they are held in memory, from there)
-    let mut staging = Staging::create(root.clone(), &clock.run_id)?;
     // held in memory when the models are (no memory limit): written from there, and read
     // there by the users, metrics and data quality, not decoded from the files per reader
     let sessions_held = scratch.hold(ctx, models::SESSIONS_OUTPUT_MODEL).await?;
@@ -500,8 +512,7 @@ async fn compute_once(
     let users = ctx.table(models::USERS_TABLE).await?;
     staging.write_whole(models::USERS_TABLE, users).await?;
 
-    let rejects = events::with_original_columns(ctx.table(models::REJECTS_MODEL).await?, input)?;
-    staging.write_frame(models::REJECTS_TABLE, rejects).await?;
+    staging.record(rejects);
     staging.fill_days(models::REJECTS_TABLE, &days).await?;
     staging.register_written(ctx, models::REJECTS_TABLE).await?;
     models::register(ctx, models::METRICS_BASE_MODELS, &parameters).await?;
@@ -543,6 +554,26 @@ async fn compute_once(
         }
     }
     Ok((counts, tables, notes))
+}
+
+/// Computes the registered model `name` once, where later models read it (`Scratch`).
+async fn materialize(ctx: &SessionContext, scratch: &Scratch, name: &str) -> Result<()> {
+    let frame = model_frame(ctx, name).await?;
+    scratch.materialize(ctx, name, frame).await
+}
+
+/// Runs two steps of the run side by side, or `first` then `second`: the first error
+/// stops both either way.
+async fn both<A, B>(
+    side_by_side: bool,
+    first: impl Future<Output = Result<A>>,
+    second: impl Future<Output = Result<B>>,
+) -> Result<(A, B)> {
+    if side_by_side {
+        tokio::try_join!(first, second)
+    } else {
+        Ok((first.await?, second.await?))
+    }
 }
 
 /// The registered model `name`, to be materialised: widened (`engine::widened`) when its

@@ -40,9 +40,16 @@ macro_rules! example {
     };
 }
 
-/// From the input events to the keys they repeat, materialised first (`REPEATED_KEYS_MODEL`).
-pub const DEDUPE_MODELS: &[Model] = &[model!("stg_events"), model!("repeated_keys")];
+/// From the input events to the keys they repeat (`REPEATED_KEYS_MODEL`) and the page of
+/// each URL viewed (`PAGE_PATHS_MODEL`), each materialised first: the pages join every
+/// event, a small table the engine has counted, so joined without repartitioning them.
+pub const DEDUPE_MODELS: &[Model] = &[
+    model!("stg_events"),
+    model!("repeated_keys"),
+    model!("page_paths"),
+];
 pub const REPEATED_KEYS_MODEL: &str = "repeated_keys";
+pub const PAGE_PATHS_MODEL: &str = "page_paths";
 
 /// Models whose hash aggregates hold about one group per row they read: `repeated_keys`
 /// (one per event: 10 million at 10 million events) and `metrics_base` (one per user and
@@ -50,13 +57,10 @@ pub const REPEATED_KEYS_MODEL: &str = "repeated_keys";
 /// cores when there is no memory limit (`engine::widened`).
 pub const MANY_GROUPS_MODELS: &[&str] = &[REPEATED_KEYS_MODEL, METRICS_BASE_MODEL];
 
-/// The copies of repeated events and the page of each URL viewed, each materialised once
-/// after [`DEDUPE_MODELS`]: the events, the rejects, the counts of other days' rows and
-/// `data_quality` read the copies, and a small table the engine has counted is joined to
-/// every event without repartitioning them (`sql/repeated_keys.sql`).
-pub const COPIES_MODELS: &[Model] = &[model!("ranked_copies"), model!("page_paths")];
+/// The copies of repeated events, materialised once the repeated keys are: the events,
+/// the rejects, the counts of other days' rows and `data_quality` read them.
+pub const COPIES_MODELS: &[Model] = &[model!("ranked_copies")];
 pub const RANKED_COPIES_MODEL: &str = "ranked_copies";
-pub const PAGE_PATHS_MODEL: &str = "page_paths";
 
 /// From the input's events to this run's sessions.
 pub const SESSION_MODELS: &[Model] = &[

@@ -95,7 +95,7 @@ impl Scratch {
     ) -> Result<()> {
         crate::write::explain_if_asked(name, &frame).await?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        if self.in_memory() {
+        if self.holds_models() {
             let partitions = collect_yielding(frame)
                 .await
                 .with_context(|| format!("computing {name}"))?;
@@ -129,7 +129,7 @@ impl Scratch {
     }
 
     /// Whether models are held in memory: on this machine, without a memory limit.
-    fn in_memory(&self) -> bool {
+    pub fn holds_models(&self) -> bool {
         matches!(self.place, Place::Local(_)) && !crate::engine::memory_limited()
     }
 
@@ -137,7 +137,7 @@ impl Scratch {
     /// and says whether it did. A model that would otherwise be read once, or read from
     /// what the run writes of it, is kept only where keeping it costs no extra write.
     pub async fn hold(&self, ctx: &SessionContext, name: &str) -> Result<bool> {
-        if !self.in_memory() {
+        if !self.holds_models() {
             return Ok(false);
         }
         let frame = ctx.table(name).await?;

@@ -41,6 +41,12 @@ pub struct TableWrite {
     partitioned: bool,
 }
 
+/// A table written under the staging directory, not yet counted among the run's tables.
+pub struct WrittenApart {
+    write: TableWrite,
+    schema: SchemaRef,
+}
+
 /// A run's output on its way to the output directory.
 pub struct Staging {
     root: OutputRoot,
@@ -71,22 +77,40 @@ impl Staging {
 
     /// Writes `frame` as the table `table`, partitioned by `dt`.
     pub async fn write_frame(&mut self, table: &str, frame: DataFrame) -> Result<&TableWrite> {
+        let written = self.write_apart(table, frame).await?;
+        Ok(self.record(written))
+    }
+
+    /// Writes `frame` as the table `table`, partitioned by `dt`, without counting it among
+    /// the run's tables yet (`record` does): it borrows the staging only to read it, so the
+    /// write can run beside another step of the run.
+    pub async fn write_apart(&self, table: &str, frame: DataFrame) -> Result<WrittenApart> {
         let dir = format!("{}/{table}", self.dir);
         let schema = frame.schema().as_arrow().clone();
         let rows = self
             .write_parquet(table, &dir, frame, vec![PARTITION_COLUMN.into()])
             .await?;
         let (partitions, files) = self.root.partitions(&dir).await?;
-        self.written.push(TableWrite {
-            table: table.to_string(),
-            rows,
-            files,
-            partitions,
-            empty_partitions: Vec::new(),
-            partitioned: true,
-        });
-        self.schemas.insert(table.to_string(), Arc::new(schema));
-        Ok(self.written.last().expect("just pushed"))
+        Ok(WrittenApart {
+            write: TableWrite {
+                table: table.to_string(),
+                rows,
+                files,
+                partitions,
+                empty_partitions: Vec::new(),
+                partitioned: true,
+            },
+            schema: Arc::new(schema),
+        })
+    }
+
+    /// Counts a table written by `write_apart` among the run's tables, in the order the
+    /// report lists them.
+    pub fn record(&mut self, written: WrittenApart) -> &TableWrite {
+        self.schemas
+            .insert(written.write.table.clone(), written.schema);
+        self.written.push(written.write);
+        self.written.last().expect("just pushed")
     }
 
     /// Gives each of `days` that `table` has no rows for an empty partition.
