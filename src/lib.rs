@@ -459,7 +459,7 @@ async fn compute_once(
     let ((), rejects) = both(
         side_by_side,
         materialize(ctx, &scratch, models::SESSIONS_MODEL),
-        staging.write_apart(models::REJECTS_TABLE, rejects),
+        staging.write(models::REJECTS_TABLE, rejects),
     )
     .await?;
     models::register(ctx, models::SOURCE_MODELS, &parameters).await?;
@@ -475,15 +475,10 @@ async fn compute_once(
     models::register(ctx, models::SESSIONS_OUTPUT_MODELS, &parameters).await?;
     models::register(ctx, models::ELSEWHERE_MODELS, &parameters).await?;
 
-    // write: sessions, bot sessions and rejects first; the users, metrics and counts then
-    // read what was written (the sessions, where they are held in memory, from there)
-    // held in memory when the models are (no memory limit): written from there, and read
-    // there by the users, metrics and data quality, not decoded from the files per reader
+    // write: the sessions, and the users, metrics and data quality that read them: beside
+    // the sessions' write where the sessions are held in memory (they read them there),
+    // else after it, from the written files
     let sessions_held = scratch.hold(ctx, models::SESSIONS_OUTPUT_MODEL).await?;
-    let sessions = ctx.table(models::SESSIONS_OUTPUT_MODEL).await?;
-    staging
-        .write_frame(models::SESSIONS_TABLE, sessions)
-        .await?;
     let days = match window.days {
         Some(_) => window.day_labels(),
         // a full run: the days of the input's dt= folders, and any day between them (the
@@ -491,46 +486,76 @@ async fn compute_once(
         // every day since)
         None => days_between(input.files.iter().filter_map(|f| f.input_day.as_deref()))?,
     };
-    staging.fill_days(models::SESSIONS_TABLE, &days).await?;
+    // the bot sessions and the rejects, small, first: the users and the counts read them
+    let bot_sessions = ctx.table(models::BOT_SESSIONS_OUTPUT_MODEL).await?;
+    let bot_sessions = staging
+        .write(models::BOT_SESSIONS_TABLE, bot_sessions)
+        .await?;
+    staging.register(ctx, &bot_sessions)?;
+    staging.register(ctx, &rejects)?;
+    let sessions = ctx.table(models::SESSIONS_OUTPUT_MODEL).await?;
     if sessions_held {
         crate::scratch::alias(ctx, models::SESSIONS_OUTPUT_MODEL, models::SESSIONS_TABLE).await?;
-    } else {
-        staging
-            .register_written(ctx, models::SESSIONS_TABLE)
-            .await?;
     }
-    let bot_sessions = ctx.table(models::BOT_SESSIONS_OUTPUT_MODEL).await?;
-    staging
-        .write_frame(models::BOT_SESSIONS_TABLE, bot_sessions)
-        .await?;
-    staging.fill_days(models::BOT_SESSIONS_TABLE, &days).await?;
-    staging
-        .register_written(ctx, models::BOT_SESSIONS_TABLE)
-        .await?;
-    models::register_days(ctx, &scratch, &days).await?;
-    models::register(ctx, models::USER_MODELS, &parameters).await?;
-    let users = ctx.table(models::USERS_TABLE).await?;
-    staging.write_whole(models::USERS_TABLE, users).await?;
-
-    staging.record(rejects);
-    staging.fill_days(models::REJECTS_TABLE, &days).await?;
-    staging.register_written(ctx, models::REJECTS_TABLE).await?;
-    models::register(ctx, models::METRICS_BASE_MODELS, &parameters).await?;
-    let base = model_frame(ctx, models::METRICS_BASE_MODEL).await?;
-    scratch
-        .materialize(ctx, models::METRICS_BASE_MODEL, base)
-        .await?;
-    models::register(ctx, models::METRIC_MODELS, &parameters).await?;
-    for table in models::METRIC_TABLES {
-        staging.write(ctx, table).await?;
-        staging.fill_days(table, &days).await?;
+    let write_sessions = async {
+        let written = staging.write(models::SESSIONS_TABLE, sessions).await?;
+        if !sessions_held {
+            staging.register(ctx, &written)?;
+        }
+        Ok(written)
+    };
+    // registered only once the sessions are (a view is planned when it is registered)
+    let write_readers = async {
+        models::register_days(ctx, &scratch, &days).await?;
+        for stage in [
+            models::USER_MODELS,
+            models::METRICS_BASE_MODELS,
+            models::EXIT_PAGE_MODELS,
+            models::QUALITY_MODELS,
+        ] {
+            models::register(ctx, stage, &parameters).await?;
+        }
+        let users = async {
+            let users = ctx.table(models::USERS_TABLE).await?;
+            staging.write_whole(models::USERS_TABLE, users).await
+        };
+        let metrics = async {
+            materialize(ctx, &scratch, models::METRICS_BASE_MODEL).await?;
+            models::register(ctx, models::METRIC_MODELS, &parameters).await?;
+            let mut written = Vec::new();
+            for model in models::METRIC_MODELS {
+                let frame = ctx.table(model.name).await?;
+                written.push(staging.write(model.name, frame).await?);
+            }
+            Ok(written)
+        };
+        let exit_pages = async {
+            let frame = ctx.table(models::EXIT_PAGE_TABLE).await?;
+            staging.write(models::EXIT_PAGE_TABLE, frame).await
+        };
+        let quality = async {
+            let frame = ctx.table(models::DATA_QUALITY_TABLE).await?;
+            staging.write(models::DATA_QUALITY_TABLE, frame).await
+        };
+        both(
+            side_by_side,
+            both(side_by_side, users, metrics),
+            both(side_by_side, exit_pages, quality),
+        )
+        .await
+    };
+    let (sessions, ((users, metrics), (exit_pages, quality))) =
+        both(side_by_side, write_sessions, write_readers).await?;
+    // counted in the report's order, each day without rows given its empty partition
+    staging.register(ctx, &quality)?;
+    for written in [sessions, bot_sessions, users, rejects]
+        .into_iter()
+        .chain(metrics)
+        .chain([exit_pages, quality])
+    {
+        let table = staging.record(written).table.clone();
+        staging.fill_days(&table, &days).await?;
     }
-    models::register(ctx, models::QUALITY_MODELS, &parameters).await?;
-    staging.write(ctx, models::DATA_QUALITY_TABLE).await?;
-    staging.fill_days(models::DATA_QUALITY_TABLE, &days).await?;
-    staging
-        .register_written(ctx, models::DATA_QUALITY_TABLE)
-        .await?;
 
     // every input row is accounted for, or nothing is committed
     progress::stage("checking row counts");

@@ -124,16 +124,18 @@ pub const BOT_SESSIONS_OUTPUT_MODEL: &str = "bot_sessions_output";
 pub const METRICS_BASE_MODELS: &[Model] = &[model!("metrics_base")];
 pub const METRICS_BASE_MODEL: &str = "metrics_base";
 
-/// The metrics tables, from the materialised `metrics_base` (the exit pages, which count
-/// each page a session viewed, from `agent_sessions`).
+/// The metrics tables from the materialised `metrics_base`.
 pub const METRIC_MODELS: &[Model] = &[
     model!("metrics_daily"),
     model!("metrics_by_source"),
     model!("metrics_by_device"),
     model!("metrics_by_landing_page"),
     model!("metrics_by_country"),
-    model!("metrics_by_exit_page"),
 ];
+
+/// The exit pages, which count each page a session viewed, from `agent_sessions`.
+pub const EXIT_PAGE_MODELS: &[Model] = &[model!("metrics_by_exit_page")];
+pub const EXIT_PAGE_TABLE: &str = "metrics_by_exit_page";
 
 /// Counts per day, from the input and the written sessions and rejects.
 pub const QUALITY_MODELS: &[Model] = &[model!("data_quality")];

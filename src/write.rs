@@ -41,8 +41,9 @@ pub struct TableWrite {
     partitioned: bool,
 }
 
-/// A table written under the staging directory, not yet counted among the run's tables.
-pub struct WrittenApart {
+/// A table written under the staging directory, not yet counted among the run's tables
+/// (`Staging::record`).
+pub struct Written {
     write: TableWrite,
     schema: SchemaRef,
 }
@@ -69,29 +70,17 @@ impl Staging {
         })
     }
 
-    /// Writes the registered table or view `table`, partitioned by `dt`.
-    pub async fn write(&mut self, ctx: &SessionContext, table: &str) -> Result<&TableWrite> {
-        let frame = ctx.table(table).await?;
-        self.write_frame(table, frame).await
-    }
-
-    /// Writes `frame` as the table `table`, partitioned by `dt`.
-    pub async fn write_frame(&mut self, table: &str, frame: DataFrame) -> Result<&TableWrite> {
-        let written = self.write_apart(table, frame).await?;
-        Ok(self.record(written))
-    }
-
     /// Writes `frame` as the table `table`, partitioned by `dt`, without counting it among
     /// the run's tables yet (`record` does): it borrows the staging only to read it, so the
     /// write can run beside another step of the run.
-    pub async fn write_apart(&self, table: &str, frame: DataFrame) -> Result<WrittenApart> {
+    pub async fn write(&self, table: &str, frame: DataFrame) -> Result<Written> {
         let dir = format!("{}/{table}", self.dir);
         let schema = frame.schema().as_arrow().clone();
         let rows = self
             .write_parquet(table, &dir, frame, vec![PARTITION_COLUMN.into()])
             .await?;
         let (partitions, files) = self.root.partitions(&dir).await?;
-        Ok(WrittenApart {
+        Ok(Written {
             write: TableWrite {
                 table: table.to_string(),
                 rows,
@@ -104,16 +93,16 @@ impl Staging {
         })
     }
 
-    /// Counts a table written by `write_apart` among the run's tables, in the order the
-    /// report lists them.
-    pub fn record(&mut self, written: WrittenApart) -> &TableWrite {
+    /// Counts a written table among the run's tables, in the order the report lists them.
+    pub fn record(&mut self, written: Written) -> &TableWrite {
         self.schemas
             .insert(written.write.table.clone(), written.schema);
         self.written.push(written.write);
         self.written.last().expect("just pushed")
     }
 
-    /// Gives each of `days` that `table` has no rows for an empty partition.
+    /// Gives each of `days` that `table` has no rows for an empty partition (a table
+    /// written whole has no partitions to give).
     pub async fn fill_days(&mut self, table: &str, days: &[String]) -> Result<()> {
         let schema = file_schema(
             self.schemas
@@ -125,6 +114,9 @@ impl Staging {
             .iter_mut()
             .find(|w| w.table == table)
             .with_context(|| format!("table {table} was not written"))?;
+        if !written.partitioned {
+            return Ok(());
+        }
         for day in days {
             let partition = format!("{PARTITION_COLUMN}={day}");
             if written.partitions.contains(&partition) {
@@ -149,30 +141,30 @@ impl Staging {
         Ok(())
     }
 
-    /// Writes `frame` as the table `table`, whole: not partitioned, replaced as one.
-    pub async fn write_whole(&mut self, table: &str, frame: DataFrame) -> Result<&TableWrite> {
+    /// Writes `frame` as the table `table`, whole: not partitioned, replaced as one. Like
+    /// `write`, counted among the run's tables by `record`.
+    pub async fn write_whole(&self, table: &str, frame: DataFrame) -> Result<Written> {
         let dir = format!("{}/{table}", self.dir);
-        let schema = frame.schema().as_arrow().clone();
+        let schema = Arc::new(frame.schema().as_arrow().clone());
         let rows = self.write_parquet(table, &dir, frame, Vec::new()).await?;
         let mut files = self.root.parquet_files(&dir).await?;
         if files == 0 {
             self.root
-                .put(
-                    &format!("{dir}/part-0.parquet"),
-                    empty_parquet(&Arc::new(schema))?,
-                )
+                .put(&format!("{dir}/part-0.parquet"), empty_parquet(&schema)?)
                 .await?;
             files = 1;
         }
-        self.written.push(TableWrite {
-            table: table.to_string(),
-            rows,
-            files,
-            partitions: Vec::new(),
-            empty_partitions: Vec::new(),
-            partitioned: false,
-        });
-        Ok(self.written.last().expect("just pushed"))
+        Ok(Written {
+            write: TableWrite {
+                table: table.to_string(),
+                rows,
+                files,
+                partitions: Vec::new(),
+                empty_partitions: Vec::new(),
+                partitioned: false,
+            },
+            schema,
+        })
     }
 
     /// Runs `frame` into Parquet files under `dir`; returns the rows written.
@@ -193,16 +185,13 @@ impl Staging {
         Ok(rows)
     }
 
-    /// Makes what was written for `table` readable under the same name, so later models
-    /// read the written rows instead of computing them again.
-    pub async fn register_written(&self, ctx: &SessionContext, table: &str) -> Result<()> {
+    /// Makes what was written for a table readable under its name, so later models read
+    /// the written rows instead of computing them again.
+    pub fn register(&self, ctx: &SessionContext, written: &Written) -> Result<()> {
+        let table = &written.write.table;
         let url = self.root.url_of(&format!("{}/{table}", self.dir))?;
-        let schema = self
-            .schemas
-            .get(table)
-            .with_context(|| format!("table {table} was not written"))?;
         ctx.deregister_table(table)?;
-        ctx.register_table(table, listing_table(url, schema, true)?)?;
+        ctx.register_table(table, listing_table(url, &written.schema, true)?)?;
         Ok(())
     }
 
