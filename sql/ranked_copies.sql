@@ -1,7 +1,7 @@
 -- ranked_copies: the sessionizable rows whose event_key occurs more than once.
 -- Grain: one row per input row of a repeated key (and of the rare key seen once whose hash
 -- collides with a repeated one's: it is its own kept copy, as in events_deduplicated).
--- Inputs: stg_events, repeated_keys.
+-- Inputs: rows_set_aside (the rows of repeated keys, and the rejected rows).
 -- is_kept_copy marks the copy that is kept: the earliest, the other columns breaking ties so
 -- the choice is total. is_exact_copy tells a redelivery (same payload as the kept copy) from
 -- a conflicting row that merely reuses the event_id.
@@ -14,14 +14,9 @@
 
 with
 
-valid_events as (
-    select * from stg_events
-    where reject_reason is null
-),
-
 copies as (
     select
-        valid_events.*,
+        rows_set_aside.*,
         -- the payload, to compare copies by
         md5(concat_ws(
             chr(31),
@@ -38,11 +33,9 @@ copies as (
             coalesce(country, chr(30)),
             coalesce(cast(revenue as varchar), chr(30))
         )) as payload_digest,
-        hash_bucket(valid_events.event_key) as key_bucket
-    -- an inner join, as each repeated key is there once; the few keys on the left, as
-    -- DataFusion builds a join's hash table from its left side
-    from repeated_keys
-    join valid_events on repeated_keys.key_hash = key_hash(valid_events.event_key)
+        hash_bucket(rows_set_aside.event_key) as key_bucket
+    from rows_set_aside
+    where reject_reason is null
 ),
 
 -- step 1: in copy order, each key's copies together: which row starts its key, and which

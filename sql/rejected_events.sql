@@ -1,6 +1,6 @@
 -- rejected_events: the input rows that cannot be placed in a session, with the reason.
 -- Grain: one row per rejected input row.
--- Inputs: stg_events, ranked_copies.
+-- Inputs: rows_set_aside (every rejected row among them), ranked_copies.
 -- Parameters: $first_day and $last_day (the days this run writes; a row belongs to the day
 --             stg_events counts it on).
 -- input_row holds the row's original columns, so a fixed row can be replayed as it was.
@@ -9,7 +9,7 @@ with
 
 unusable_rows as (
     select input_row, reject_reason, row_day
-    from stg_events
+    from rows_set_aside
     where reject_reason is not null
 ),
 

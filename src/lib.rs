@@ -444,6 +444,8 @@ async fn compute_once(
     models::register(ctx, models::DEDUPE_MODELS, &parameters).await?;
     let copies = async {
         materialize(ctx, &scratch, models::REPEATED_KEYS_MODEL).await?;
+        models::register(ctx, models::SET_ASIDE_MODELS, &parameters).await?;
+        materialize(ctx, &scratch, models::SET_ASIDE_MODEL).await?;
         models::register(ctx, models::COPIES_MODELS, &parameters).await?;
         materialize(ctx, &scratch, models::RANKED_COPIES_MODEL).await
     };

@@ -57,7 +57,12 @@ pub const PAGE_PATHS_MODEL: &str = "page_paths";
 /// cores when there is no memory limit (`engine::widened`).
 pub const MANY_GROUPS_MODELS: &[&str] = &[REPEATED_KEYS_MODEL, METRICS_BASE_MODEL];
 
-/// The copies of repeated events, materialised once the repeated keys are: the events,
+/// The rows set aside from the sessions' way (the rejected rows, the copies of repeated
+/// keys), found in one scan once the repeated keys are materialised, and materialised.
+pub const SET_ASIDE_MODELS: &[Model] = &[model!("rows_set_aside")];
+pub const SET_ASIDE_MODEL: &str = "rows_set_aside";
+
+/// The copies of repeated events ranked, materialised after the rows set aside: the events,
 /// the rejects, the counts of other days' rows and `data_quality` read them.
 pub const COPIES_MODELS: &[Model] = &[model!("ranked_copies")];
 pub const RANKED_COPIES_MODEL: &str = "ranked_copies";

@@ -828,6 +828,56 @@ fn rows_that_cannot_be_sessionized_are_counted_and_kept_in_the_rejects_table() {
     }
 }
 
+/// A rejected row found by its key: rows_set_aside picks out the rejected rows and the copies
+/// of repeated keys in one join, each rejected row by the NULL key that stands for them all.
+/// A rejected row that repeats a good row's event_id, and a rejected row sent twice, are each
+/// rejected once, and take nothing from the good row.
+#[test]
+fn rejected_rows_that_repeat_an_event_id_are_each_rejected_once() {
+    let work = Work::new();
+    let t0 = "2026-11-05T07:00:00Z";
+    work.write_parquet(
+        "in/events.parquet",
+        vec![
+            (
+                "event_id",
+                strings(&[Some("d1"), Some("d1"), Some("d2"), Some("d2")]),
+            ),
+            ("visitor", strings(&[Some("h"), None, Some(""), Some("")])),
+            (
+                "event_time",
+                strings(&[Some(t0), Some(t0), Some(t0), Some(t0)]),
+            ),
+            ("event_name", texts(&["page_view"; 4])),
+            (
+                "note",
+                texts(&["good", "no user", "empty user", "empty user again"]),
+            ),
+        ],
+    );
+    work.write("cfg.toml", "[columns]\nuser_id = \"visitor\"\n");
+    let outcome = run_ok(&work, &["--config", "cfg.toml"]);
+    let out = work.path("out");
+    let report = report(&out, outcome.run_id());
+    assert_counts(
+        &report,
+        4,
+        0,
+        1,
+        &[("missing user_id", 1), ("empty user_id", 2)],
+    );
+    let rows = session_rows(&out);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["user_id"].text(), Some("h"));
+    assert_eq!(rows[0]["event_count"].int(), 1);
+    let mut notes: Vec<String> = read_table(&out, "rejects")
+        .iter()
+        .map(|row| row["note"].text().unwrap().to_string())
+        .collect();
+    notes.sort();
+    assert_eq!(notes, ["empty user", "empty user again", "no user"]);
+}
+
 /// Rows of the three required columns, delivered in the folder of 2026-11-05; the report of
 /// the run over them, which must succeed.
 fn run_over_one_folder(
