@@ -1,23 +1,21 @@
 -- events_deduplicated: one row per distinct event that can be sessionized.
 -- Grain: one row per event_key (the event_id, or a digest of the row when there is none).
--- Inputs: stg_events, repeated_keys, ranked_copies.
+-- Inputs: stg_events, keys_set_aside, ranked_copies.
 -- Copies of one key count once: the kept copy of ranked_copies. The others are counted as
 -- duplicates (exact copies) or rejected (a different payload under the same event_id).
 
 with
 
-valid_events as (
-    select * from stg_events
-    where reject_reason is null
-),
-
--- the common case: a key seen once, by its hash (the few repeated keys on the left:
--- DataFusion builds a join's hash table from its left side, and the run keeps joins in the
--- order written)
+-- the common case: a row that passes, with a key seen once. One anti join with the keys set
+-- aside (keys_set_aside) holds back both the rejected rows (by the NULL key) and the copies
+-- of repeated keys (by their hash); the few keys on the left: DataFusion builds a join's
+-- hash table from its left side, and the run keeps joins in the order written
 single_events as (
-    select valid_events.*
-    from repeated_keys
-    right anti join valid_events on repeated_keys.key_hash = key_hash(valid_events.event_key)
+    select stg_events.*
+    from keys_set_aside
+    right anti join stg_events
+        on keys_set_aside.key_hash is not distinct from
+            case when stg_events.reject_reason is null then key_hash(stg_events.event_key) end
 ),
 
 kept_copies as (

@@ -57,9 +57,10 @@ pub const PAGE_PATHS_MODEL: &str = "page_paths";
 /// cores when there is no memory limit (`engine::widened`).
 pub const MANY_GROUPS_MODELS: &[&str] = &[REPEATED_KEYS_MODEL, METRICS_BASE_MODEL];
 
-/// The rows set aside from the sessions' way (the rejected rows, the copies of repeated
-/// keys), found in one scan once the repeated keys are materialised, and materialised.
-pub const SET_ASIDE_MODELS: &[Model] = &[model!("rows_set_aside")];
+/// The keys set aside (the repeated keys, and NULL for every rejected row) and the rows
+/// that carry them (the rejected rows, the copies of repeated keys), found in one scan once
+/// the repeated keys are materialised; the rows are materialised.
+pub const SET_ASIDE_MODELS: &[Model] = &[model!("keys_set_aside"), model!("rows_set_aside")];
 pub const SET_ASIDE_MODEL: &str = "rows_set_aside";
 
 /// The copies of repeated events ranked, materialised after the rows set aside: the events,
