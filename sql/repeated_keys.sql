@@ -2,8 +2,9 @@
 -- Grain: one row per repeated key hash.
 -- Inputs: stg_events.
 -- A hash aggregate over every row, kept (materialised) on its own: the few keys it finds are
--- then the small side of the joins that pick out their copies (ranked_copies) and keep the
--- other events whole (events_deduplicated), and a small materialised table is one the engine
+-- then (with keys_set_aside's NULL for the rejected rows) the small side of the joins that
+-- pick out their copies (rows_set_aside) and keep the other events whole
+-- (events_deduplicated), and a small materialised table is one the engine
 -- knows is small, so it hands a copy to each partition instead of repartitioning every
 -- event by key to meet it.
 -- By key_hash (src/session_window.rs), a 64-bit integer, not by the key's text: grouping ten

@@ -54,7 +54,7 @@ use crate::report::{DryRun, MemoryUse, RowCounts, RunReport, Status};
 use crate::scope::{DayRange, DayRequest, Window};
 use crate::scratch::Scratch;
 use crate::storage::OutputRoot;
-use crate::write::{Staging, TableWrite};
+use crate::write::{Staging, TableWrite, Written};
 
 /// How a run behaves, beyond what it computes.
 #[derive(Debug, Clone, Default)]
@@ -230,7 +230,7 @@ pub async fn dry_run(settings: &RunSettings, options: &RunOptions) -> Result<Dry
         // of the sessions the run extends; the others only the run's own days
         let shared = [models::SESSIONS_TABLE, models::BOT_SESSIONS_TABLE]
             .into_iter()
-            .chain(models::METRIC_TABLES.iter().copied());
+            .chain(models::metric_tables());
         let own = [models::REJECTS_TABLE, models::DATA_QUALITY_TABLE];
         let tables = shared
             .map(|t| (t, &all_days))
@@ -526,19 +526,12 @@ async fn compute_once(
             models::register(ctx, models::METRIC_MODELS, &parameters).await?;
             let mut written = Vec::new();
             for model in models::METRIC_MODELS {
-                let frame = ctx.table(model.name).await?;
-                written.push(staging.write(model.name, frame).await?);
+                written.push(write_model(ctx, &staging, model.name).await?);
             }
             Ok(written)
         };
-        let exit_pages = async {
-            let frame = ctx.table(models::EXIT_PAGE_TABLE).await?;
-            staging.write(models::EXIT_PAGE_TABLE, frame).await
-        };
-        let quality = async {
-            let frame = ctx.table(models::DATA_QUALITY_TABLE).await?;
-            staging.write(models::DATA_QUALITY_TABLE, frame).await
-        };
+        let exit_pages = write_model(ctx, &staging, models::EXIT_PAGE_TABLE);
+        let quality = write_model(ctx, &staging, models::DATA_QUALITY_TABLE);
         both(
             side_by_side,
             both(side_by_side, users, metrics),
@@ -555,8 +548,7 @@ async fn compute_once(
         .chain(metrics)
         .chain([exit_pages, quality])
     {
-        let table = staging.record(written).table.clone();
-        staging.fill_days(&table, &days).await?;
+        staging.record(written, &days).await?;
     }
 
     // every input row is accounted for, or nothing is committed
@@ -587,6 +579,11 @@ async fn compute_once(
 async fn materialize(ctx: &SessionContext, scratch: &Scratch, name: &str) -> Result<()> {
     let frame = model_frame(ctx, name).await?;
     scratch.materialize(ctx, name, frame).await
+}
+
+/// Writes the registered model `name` as the table of the same name, partitioned by `dt`.
+async fn write_model(ctx: &SessionContext, staging: &Staging, name: &str) -> Result<Written> {
+    staging.write(name, ctx.table(name).await?).await
 }
 
 /// Runs two steps of the run side by side, or `first` then `second`: the first error

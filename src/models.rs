@@ -165,14 +165,14 @@ pub const PRIOR_USERS: &str = "prior_users";
 pub const REJECTS_TABLE: &str = "rejects";
 pub const REJECTS_MODEL: &str = "rejected_events";
 pub const DATA_QUALITY_TABLE: &str = "data_quality";
-pub const METRIC_TABLES: &[&str] = &[
-    "metrics_daily",
-    "metrics_by_source",
-    "metrics_by_device",
-    "metrics_by_landing_page",
-    "metrics_by_country",
-    "metrics_by_exit_page",
-];
+
+/// Every metrics table, in the report's order: each is its model's name.
+pub fn metric_tables() -> impl Iterator<Item = &'static str> {
+    METRIC_MODELS
+        .iter()
+        .chain(EXIT_PAGE_MODELS)
+        .map(|model| model.name)
+}
 
 /// Example queries over the outputs (`sessionize query --example NAME`), from
 /// `sql/examples/`. Each opens with a comment line saying what it shows.

@@ -55,7 +55,6 @@ pub struct Staging {
     /// `_staging/<run_id>`, under the output.
     dir: String,
     written: Vec<TableWrite>,
-    schemas: HashMap<String, SchemaRef>,
 }
 
 impl Staging {
@@ -66,7 +65,6 @@ impl Staging {
             run_id: run_id.to_string(),
             dir,
             written: Vec::new(),
-            schemas: HashMap::new(),
         })
     }
 
@@ -93,52 +91,37 @@ impl Staging {
         })
     }
 
-    /// Counts a written table among the run's tables, in the order the report lists them.
-    pub fn record(&mut self, written: Written) -> &TableWrite {
-        self.schemas
-            .insert(written.write.table.clone(), written.schema);
-        self.written.push(written.write);
-        self.written.last().expect("just pushed")
-    }
-
-    /// Gives each of `days` that `table` has no rows for an empty partition (a table
-    /// written whole has no partitions to give).
-    pub async fn fill_days(&mut self, table: &str, days: &[String]) -> Result<()> {
-        let schema = file_schema(
-            self.schemas
-                .get(table)
-                .with_context(|| format!("table {table} was not written"))?,
-        );
-        let written = self
-            .written
-            .iter_mut()
-            .find(|w| w.table == table)
-            .with_context(|| format!("table {table} was not written"))?;
-        if !written.partitioned {
-            return Ok(());
-        }
-        for day in days {
-            let partition = format!("{PARTITION_COLUMN}={day}");
-            if written.partitions.contains(&partition) {
-                continue;
+    /// Counts a written table among the run's tables, in the order the report lists them,
+    /// first giving each of `days` it has no rows for an empty partition (a table written
+    /// whole has no partitions to give).
+    pub async fn record(&mut self, written: Written, days: &[String]) -> Result<&TableWrite> {
+        let Written { mut write, schema } = written;
+        if write.partitioned {
+            let schema = file_schema(&schema);
+            for day in days {
+                let partition = format!("{PARTITION_COLUMN}={day}");
+                if write.partitions.contains(&partition) {
+                    continue;
+                }
+                // named for the run, like every data file: a day empty in two runs
+                // (bot_sessions often is) still gets a new file, never the old one's name
+                self.root
+                    .put(
+                        &format!(
+                            "{}/{}/{partition}/part-0-{}.parquet",
+                            self.dir, write.table, self.run_id
+                        ),
+                        empty_parquet(&schema)?,
+                    )
+                    .await?;
+                write.files += 1;
+                write.empty_partitions.push(day.clone());
+                write.partitions.push(partition);
             }
-            // named for the run, like every data file: a day empty in two runs (bot_sessions
-            // often is) still gets a new file, never the old one's name
-            self.root
-                .put(
-                    &format!(
-                        "{}/{table}/{partition}/part-0-{}.parquet",
-                        self.dir, self.run_id
-                    ),
-                    empty_parquet(&schema)?,
-                )
-                .await?;
-            written.files += 1;
-            written.empty_partitions.push(day.clone());
-            written.partitions.push(partition);
+            write.partitions.sort();
         }
-        written.partitions.sort();
-        Ok(())
+        self.written.push(write);
+        Ok(self.written.last().expect("just pushed"))
     }
 
     /// Writes `frame` as the table `table`, whole: not partitioned, replaced as one. Like
