@@ -677,6 +677,25 @@ mod tests {
         );
     }
 
+    /// The module's rule: on equal sequences, the row seen first stays, within a batch and
+    /// across batches, for both ends.
+    #[test]
+    fn on_equal_sequences_the_row_seen_first_stays() {
+        for pick in [Pick::First, Pick::Last] {
+            let mut accumulator = ValuesByGroup::new(pick);
+            let values = [texts(&[Some("a"), Some("b")]), seqs(&[Some(4), Some(4)])];
+            accumulator.update_batch(&values, &[0, 0], None, 1).unwrap();
+            accumulator
+                .update_batch(&[texts(&[Some("c")]), seqs(&[Some(4)])], &[0], None, 1)
+                .unwrap();
+            assert_eq!(
+                strings(&accumulator.evaluate(EmitTo::All).unwrap()),
+                owned(&[Some("a")]),
+                "{pick:?}"
+            );
+        }
+    }
+
     #[test]
     fn emitting_the_first_groups_keeps_the_others() {
         let mut last = ValuesByGroup::new(Pick::Last);
