@@ -192,8 +192,19 @@ pub fn peak_memory_bytes() -> u64 {
 /// are often far off, and swapping on them once built a 600 MB hash table of every event to
 /// look up a few hundred pages. With a memory limit, that is the difference between
 /// finishing and failing, as hash joins cannot spill.
+/// Without a memory limit, the sort under the session window is the job's own
+/// (`event_sort.rs`), which cannot spill.
 pub fn context() -> Result<SessionContext> {
-    session(job_config()?)
+    let mut builder = SessionStateBuilder::new()
+        .with_config(job_config()?)
+        .with_runtime_env(runtime())
+        .with_default_features();
+    if !memory_limited() {
+        builder = builder.with_physical_optimizer_rule(Arc::new(crate::event_sort::EventSortRule));
+    }
+    let mut ctx = SessionContext::new_with_state(builder.build());
+    register_functions(&mut ctx)?;
+    Ok(ctx)
 }
 
 /// The settings of the job's models, in this process or on a cluster: ours, joins as

@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod event_sort;
 pub mod events;
 pub mod generate;
 pub mod history;
@@ -38,6 +39,22 @@ pub mod url_functions;
 pub mod user_agents;
 pub mod validate;
 pub mod write;
+
+/// What the unit tests of several modules share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// A fixed pseudo-random sequence (a linear congruential generator): each call gives a
+    /// number below its bound, the same numbers on every machine.
+    pub fn pseudo_random(seed: u64) -> impl FnMut(u64) -> u64 {
+        let mut state = seed;
+        move |bound| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % bound
+        }
+    }
+}
 
 use std::time::{Duration, Instant};
 
