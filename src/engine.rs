@@ -192,6 +192,7 @@ pub fn peak_memory_bytes() -> u64 {
 /// are often far off, and swapping on them once built a 600 MB hash table of every event to
 /// look up a few hundred pages. With a memory limit, that is the difference between
 /// finishing and failing, as hash joins cannot spill.
+///
 /// Without a memory limit, the sort under the session window is the job's own
 /// (`event_sort.rs`), which cannot spill.
 pub fn context() -> Result<SessionContext> {
