@@ -312,25 +312,65 @@ fn sorted_rows(batches: &[RecordBatch], keys: [usize; 4]) -> Result<Vec<(usize, 
     }
     drop(by_key);
 
-    // one integer per row, (rank, time is null, time), ordered as the three keys are
-    let mut rows: Vec<(u128, u32, u32)> = Vec::with_capacity(row_slots.iter().map(Vec::len).sum());
-    for (batch, (of_rows, times)) in row_slots.iter().zip(&columns.times).enumerate() {
-        for (row, &slot) in of_rows.iter().enumerate() {
-            let (time_is_null, time) = nulls_last(times.is_valid(row).then(|| times.value(row)));
-            // flipping the sign bit orders i64 values as unsigned ones
-            let key = (u128::from(rank_of_slot[slot as usize]) << 65)
-                | (u128::from(time_is_null) << 64)
-                | u128::from((time as u64) ^ (1 << 63));
-            rows.push((key, batch as u32, row as u32));
+    // one integer per row, (rank, time is null, time), ordered as the three keys are: in 64
+    // bits when the ranks and the span of times fit (a month of microseconds takes 42 bits),
+    // as a sort moves half the bytes; else in 128
+    let event_keys = &columns.event_keys;
+    let mut span = None::<(i64, i64)>;
+    for times in &columns.times {
+        for time in times.iter().flatten() {
+            span = Some(span.map_or((time, time), |(low, high)| (low.min(time), high.max(time))));
         }
     }
-    drop(row_slots);
+    let (low, high) = span.unwrap_or((0, 0));
+    // offsets 0..=high-low, and one more for a NULL time
+    let time_bits = bits_for(u128::from(high.abs_diff(low)) + 2);
+    let rank_bits = bits_for(rank_of_slot.len() as u128);
+    let places = if rank_bits + time_bits <= 64 {
+        sorted_places(&row_slots, &columns.times, event_keys, |slot, time| {
+            let offset = time.map_or(high.abs_diff(low) + 1, |time| time.abs_diff(low));
+            // (no rank bits at all when there is one user: a shift by 64 would overflow)
+            let rank = u64::from(rank_of_slot[slot as usize]);
+            rank.checked_shl(time_bits).unwrap_or(0) | offset
+        })
+    } else {
+        sorted_places(&row_slots, &columns.times, event_keys, |slot, time| {
+            let (time_is_null, time) = nulls_last(time);
+            // flipping the sign bit orders i64 values as unsigned ones
+            (u128::from(rank_of_slot[slot as usize]) << 65)
+                | (u128::from(time_is_null) << 64)
+                | u128::from((time as u64) ^ (1 << 63))
+        })
+    };
+    Ok(places)
+}
+
+/// How many bits hold the numbers below `count`.
+fn bits_for(count: u128) -> u32 {
+    u128::BITS - count.saturating_sub(1).leading_zeros()
+}
+
+/// The rows in the order of `key(slot, time)` (an integer ordered as the user's rank and the
+/// time are), then of their event keys where those tie, then of arrival.
+fn sorted_places<K: Ord + Copy>(
+    row_slots: &[Vec<u32>],
+    times: &[arrow::array::Int64Array],
+    event_keys: &[StringArray],
+    key: impl Fn(u32, Option<i64>) -> K,
+) -> Vec<Place> {
+    let mut rows: Vec<(K, u32, u32)> = Vec::with_capacity(row_slots.iter().map(Vec::len).sum());
+    for (batch, (of_rows, times)) in row_slots.iter().zip(times).enumerate() {
+        for (row, &slot) in of_rows.iter().enumerate() {
+            let time = times.is_valid(row).then(|| times.value(row));
+            rows.push((key(slot, time), batch as u32, row as u32));
+        }
+    }
     // (batch, row) in the sort as the last key: arrival order among rows that tie on all
     rows.sort_unstable();
 
-    // rows that tie on (user, time): ordered by event key, then arrival
-    let event_key = |&(_, batch, row): &(u128, u32, u32)| {
-        let keys = &columns.event_keys[batch as usize];
+    // rows that tie on (user, time): ordered by event key, then arrival (a stable sort)
+    let event_key = |&(_, batch, row): &(K, u32, u32)| {
+        let keys = &event_keys[batch as usize];
         let row = row as usize;
         nulls_last(keys.is_valid(row).then(|| keys.value(row)))
     };
@@ -345,10 +385,9 @@ fn sorted_rows(batches: &[RecordBatch], keys: [usize; 4]) -> Result<Vec<(usize, 
         }
         start = end;
     }
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|(_, batch, row)| (batch as usize, row as usize))
-        .collect())
+        .collect()
 }
 
 /// The batches with each dictionary column's values merged into one array that every batch
@@ -548,7 +587,7 @@ mod tests {
     /// Batches of scattered rows over two partitions: few buckets and users (so users
     /// repeat across batches and partitions), times that tie within a user, event keys that
     /// tie too, a NULL in every key, booleans, and each batch its own dictionary.
-    fn partitions() -> (Arc<Schema>, Vec<Vec<RecordBatch>>) {
+    fn partitions(times_span: TimesSpan) -> (Arc<Schema>, Vec<Vec<RecordBatch>>) {
         let schema = Arc::new(Schema::new(vec![
             Field::new("user_bucket", DataType::Int32, true),
             Field::new("user_id", DataType::Utf8, true),
@@ -578,7 +617,11 @@ mod tests {
                 let user = next(40);
                 buckets.push((next(30) > 0).then_some((user % 3) as i32 - 1));
                 users.push((next(25) > 0).then(|| format!("user-{user}")));
-                times.push((next(30) > 0).then(|| next(20) as i64 * 1_000_000 - 5_000_000));
+                times.push((next(30) > 0).then(|| match times_span {
+                    TimesSpan::Seconds => next(20) as i64 * 1_000_000 - 5_000_000,
+                    // the ends of the range: no 64-bit key holds them with a user's rank
+                    TimesSpan::Whole => [i64::MIN, -1, 0, 1, i64::MAX][next(5) as usize],
+                }));
                 keys.push((next(30) > 0).then(|| format!("k{}", next(8))));
                 numbers.push(number);
                 number += 1;
@@ -624,13 +667,26 @@ mod tests {
         (schema, partitions)
     }
 
+    /// The times the rows have: seconds apart (the sort's 64-bit keys) or anywhere in the
+    /// range of Int64 (its 128-bit ones).
+    #[derive(Clone, Copy)]
+    enum TimesSpan {
+        Seconds,
+        Whole,
+    }
+
     /// Each partition's rows as EventSortExec gives them: the rows of a reference sort of
     /// the same partition (Rust's stable sort of the rows on the four keys, NULLs last, so
     /// rows that tie on all four stay in arrival order), row for row, every column; and the
     /// same keys, row for row, as DataFusion's own sort, which it replaces.
     #[tokio::test]
     async fn sorts_each_partition_as_a_stable_sort_on_its_four_keys() {
-        let (schema, partitions) = partitions();
+        sorts_as_a_stable_sort(TimesSpan::Seconds).await;
+        sorts_as_a_stable_sort(TimesSpan::Whole).await;
+    }
+
+    async fn sorts_as_a_stable_sort(times_span: TimesSpan) {
+        let (schema, partitions) = partitions(times_span);
         let source =
             MemorySourceConfig::try_new_exec(&partitions, Arc::clone(&schema), None).unwrap();
         let ordering = LexOrdering::new((0..4).map(|i| {
@@ -669,7 +725,7 @@ mod tests {
     /// Only sorts of this shape are taken: another type or direction stays the engine's.
     #[test]
     fn takes_only_ascending_sorts_on_its_key_types() {
-        let (schema, partitions) = partitions();
+        let (schema, partitions) = partitions(TimesSpan::Seconds);
         let source =
             MemorySourceConfig::try_new_exec(&partitions, Arc::clone(&schema), None).unwrap();
         let sort_on = |columns: &[usize], descending: bool| {
