@@ -363,12 +363,17 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
         .collect::<Result<Vec<_>, _>>()?;
 
     let s = &file.sessions;
-    let (timeout_text, timeout_key) = match (&overrides.timeout, &s.timeout) {
-        (Some(t), _) => (t.clone(), "--timeout"),
-        (None, Some(t)) => (t.clone(), "sessions.timeout"),
-        (None, None) => ("30m".to_string(), "sessions.timeout"),
+    // a flag's value is the command line's to fix, not the config file's
+    let timeout = match (&overrides.timeout, &s.timeout) {
+        (Some(t), _) => parse_duration(t).map_err(|message| UserError::Config {
+            origin: "command line".into(),
+            key: "--timeout".into(),
+            message,
+        })?,
+        (None, t) => {
+            parse_duration(t.as_deref().unwrap_or("30m")).map_err(|m| bad("sessions.timeout", m))?
+        }
     };
-    let timeout = parse_duration(&timeout_text).map_err(|m| bad(timeout_key, m))?;
 
     let equal_gap = match s.gap_equal_to_timeout.as_deref() {
         None | Some("same-session") => EqualGap::SameSession,
@@ -387,13 +392,31 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
         }
     };
     if !max_duration.is_zero() && max_duration <= timeout {
-        return Err(bad(
-            "sessions.max_session_duration",
-            format!(
-                "must be longer than the timeout ({}), or \"0s\" for no maximum",
-                humantime::format_duration(timeout)
+        // blame the value the user wrote: the maximum if they set it, else the timeout
+        return Err(match (&s.max_session_duration, &overrides.timeout) {
+            (Some(_), _) => bad(
+                "sessions.max_session_duration",
+                format!(
+                    "must be longer than the timeout ({}), or \"0s\" for no maximum",
+                    humantime::format_duration(timeout)
+                ),
             ),
-        ));
+            (None, timeout_flag) => {
+                let message = format!(
+                    "must be shorter than the longest session, sessions.max_session_duration \
+                     ({} by default); set it longer, or \"0s\" for no maximum",
+                    humantime::format_duration(max_duration)
+                );
+                match timeout_flag {
+                    Some(_) => UserError::Config {
+                        origin: "command line".into(),
+                        key: "--timeout".into(),
+                        message,
+                    },
+                    None => bad("sessions.timeout", message),
+                }
+            }
+        });
     }
     let timezone = s.timezone.clone().unwrap_or_else(|| "UTC".to_string());
     if arrow::array::timezone::Tz::from_str(&timezone).is_err() {

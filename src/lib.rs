@@ -373,7 +373,7 @@ async fn compute(
             )
             .await?;
             let ctx = engine.context(settings).await?;
-            progress::stage("reading input");
+            let listing = progress::stage("reading input");
             let input = events::register(
                 &ctx,
                 settings,
@@ -384,6 +384,7 @@ async fn compute(
             )
             .await?;
             progress::input(input.files.len(), input.rows());
+            drop(listing);
             tracing::info!(
                 files = input.files.len(),
                 rows = input.rows(),
@@ -569,11 +570,13 @@ async fn compute_once(
     }
 
     // every input row is accounted for, or nothing is committed
-    progress::stage("checking row counts");
+    let checking = progress::stage("checking row counts");
     let counts = count_rows(ctx, input, window.days.is_some()).await?;
     counts.check()?;
-    progress::stage("committing");
+    drop(checking);
+    let committing = progress::stage("committing");
     let tables = staging.commit().await?;
+    drop(committing);
     let mut notes = Vec::new();
     if let Some(sessions) = tables.iter().find(|t| t.table == models::SESSIONS_TABLE) {
         let empty = sessions

@@ -93,6 +93,7 @@ impl Scratch {
         name: &str,
         frame: DataFrame,
     ) -> Result<()> {
+        let _stage = crate::progress::stage(&format!("computing {name}"));
         crate::write::explain_if_asked(name, &frame).await?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         if self.holds_models() {

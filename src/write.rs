@@ -158,7 +158,7 @@ impl Staging {
         frame: DataFrame,
         partition_by: Vec<String>,
     ) -> Result<u64> {
-        crate::progress::stage(&format!("writing {table}"));
+        let _stage = crate::progress::stage(&format!("writing {table}"));
         explain_if_asked(table, &frame).await?;
         let url = self.root.url_of(dir)?;
         let rows = copy_to_parquet(frame, url.as_str(), partition_by, parquet_options()?)

@@ -518,6 +518,51 @@ fn a_bad_value_in_the_config() {
     }
 }
 
+/// A bad `--timeout` is the command line's to fix, whatever the config file says; a
+/// timeout longer than the default longest session blames the value the user wrote.
+#[test]
+fn a_bad_timeout_is_blamed_where_it_was_written() {
+    let work = Work::new();
+    two_events(&work, "in/a.parquet", "a");
+    work.write("cfg.toml", "[sessions]\ntimeout = \"30m\"\n");
+    let cases: [(&[&str], &[&str]); 4] = [
+        (
+            &["--config", "cfg.toml", "--timeout", "0s"],
+            &["command line: --timeout:", "more than zero"],
+        ),
+        (
+            &["--timeout", "2d"],
+            &[
+                "command line: --timeout:",
+                "sessions.max_session_duration",
+                "1day",
+            ],
+        ),
+        (
+            &["--config", "long.toml"],
+            &["long.toml: sessions.timeout:", "1day"],
+        ),
+        (
+            &["--config", "max.toml", "--timeout", "2h"],
+            &[
+                "max.toml: sessions.max_session_duration:",
+                "longer than the timeout (2h)",
+            ],
+        ),
+    ];
+    work.write("long.toml", "[sessions]\ntimeout = \"25h\"\n");
+    work.write("max.toml", "[sessions]\nmax_session_duration = \"1h\"\n");
+    for (args, parts) in cases {
+        let outcome = run(&work, args);
+        assert_fails(&outcome, 2, parts);
+        assert!(
+            !outcome.stderr.contains("cfg.toml") && !outcome.stderr.contains("defaults"),
+            "{args:?} blames another source:\n{}",
+            outcome.stderr
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // rows
 
