@@ -271,22 +271,28 @@ fn a_cluster_of_sessionize_scheduler_and_executor_gives_the_local_engines_tables
         "cluster",
         "sessionize scheduler and executor, S3 in and out",
     );
-    // the executor ran the job's tasks: their shuffle files are under its work directory (a
-    // run that quietly ran in its own process would leave it empty)
-    let shuffled = files_under(&executor_dir);
+    // the executor ran the job's tasks: their shuffle files (Arrow IPC, `….arrow`) are under
+    // its work directory (a run that quietly ran in its own process would leave none)
+    let shuffled = arrow_files_under(&executor_dir);
     assert!(
         shuffled > 0,
-        "no task output under {}",
+        "no shuffle file under {}",
         executor_dir.display()
     );
 }
 
-/// How many files there are under `dir`, at any depth.
-fn files_under(dir: &std::path::Path) -> usize {
+/// How many Arrow IPC files there are under `dir`, at any depth.
+fn arrow_files_under(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
-        .map(|path| if path.is_dir() { files_under(&path) } else { 1 })
+        .map(|path| {
+            if path.is_dir() {
+                arrow_files_under(&path)
+            } else {
+                usize::from(path.extension().is_some_and(|e| e == "arrow"))
+            }
+        })
         .sum()
 }
 
