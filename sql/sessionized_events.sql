@@ -64,8 +64,9 @@ forced_starts as (
 -- step 3: one pass in event order per user: a new session after the timeout, once the
 -- session would reach the maximum duration, at a forced start, or with a campaign other
 -- than the session's. session_place (src/session_window.rs) gives two numbers packed in one,
--- session_index × 2^32 + the event's place in its bucket's events (as row_number would):
--- a second window function cost as much again in the engine's per-row bookkeeping.
+-- the session_index and the event's place in its bucket's events (as row_number would), which
+-- place_session_index and place_event_seq unpack: a second window function cost as much
+-- again in the engine's per-row bookkeeping.
 -- Its arguments are worked out here, after the sort, rather than carried through it as
 -- columns: the time in microseconds, and the campaign an event brings (universal preset
 -- only: its UTM values, else another site as referrer; NULL for an event that brings none)
@@ -105,8 +106,8 @@ placed as (
 indexed as (
     select
         * exclude (session_place),
-        session_place >> 32 as session_index,
-        session_place & 4294967295 as event_seq
+        place_session_index(session_place) as session_index,
+        place_event_seq(session_place) as event_seq
     from placed
 ),
 

@@ -272,6 +272,9 @@ pub fn register_functions(registry: &mut dyn FunctionRegistry) -> datafusion::er
     registry.register_udwf(Arc::new(crate::session_window::udwf()))?;
     registry.register_udf(Arc::new(crate::session_window::bucket_udf()))?;
     registry.register_udf(Arc::new(crate::session_window::key_hash_udf()))?;
+    for function in crate::session_window::unpack_udfs() {
+        registry.register_udf(Arc::new(function))?;
+    }
     registry.register_udf(Arc::new(crate::local_day::udf()))?;
     for function in crate::ordered_values::udafs() {
         registry.register_udaf(Arc::new(function))?;

@@ -50,6 +50,8 @@ use datafusion::logical_expr::{
 pub const NAME: &str = "session_place";
 pub const BUCKET_NAME: &str = "hash_bucket";
 pub const KEY_HASH_NAME: &str = "key_hash";
+pub const SESSION_INDEX_NAME: &str = "place_session_index";
+pub const EVENT_SEQ_NAME: &str = "place_event_seq";
 
 /// How many buckets `hash_bucket` spreads values over: enough that the engine's hash of the
 /// bucket spreads them evenly over its partitions (one per core), few enough that the
@@ -86,6 +88,30 @@ pub fn bucket_udf() -> ScalarUDF {
 /// the copies' window, which keeps a key seen once as its own kept copy.
 pub fn key_hash_udf() -> ScalarUDF {
     text_udf::<Int64Type>(KEY_HASH_NAME, |text| fixed_hash(text) as i64)
+}
+
+/// `place_session_index(place)` and `place_event_seq(place)`: the session index and the
+/// position packed in a `session_place`, unpacked here, beside the packing, so that the SQL
+/// need not know its layout. NULL for NULL.
+pub fn unpack_udfs() -> [ScalarUDF; 2] {
+    [
+        place_udf(SESSION_INDEX_NAME, |place| place >> PLACE_BITS),
+        place_udf(EVENT_SEQ_NAME, |place| place & POSITION_MASK),
+    ]
+}
+
+fn place_udf(name: &str, unpack: fn(i64) -> i64) -> ScalarUDF {
+    create_udf(
+        name,
+        vec![DataType::Int64],
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let places = ColumnarValue::values_to_arrays(args)?;
+            let values: Int64Array = places[0].as_primitive::<Int64Type>().unary(unpack);
+            Ok(ColumnarValue::Array(Arc::new(values)))
+        }),
+    )
 }
 
 /// A function of one text, row by row, NULL for NULL.
@@ -166,6 +192,7 @@ struct Evaluator {
 /// The largest position and session index that fit the packing, each: `u32::MAX`
 /// positions (a bucket of 4 billion events) and `i32::MAX` sessions of one user.
 const PLACE_BITS: u32 = 32;
+const POSITION_MASK: i64 = (1 << PLACE_BITS) - 1;
 
 /// `session_index × 2³² + position`, or an error where either does not fit.
 fn pack(index: i64, position: u64) -> Result<i64> {
@@ -454,6 +481,49 @@ mod tests {
         );
         assert!(pack(1, u64::from(u32::MAX) + 1).is_err());
         assert!(pack(i64::from(i32::MAX) + 1, 1).is_err());
+    }
+
+    /// The SQL reads a place through the functions: they must give back what was packed,
+    /// at the ends of both ranges, and NULL for NULL.
+    #[tokio::test]
+    async fn places_unpack_in_sql_to_what_was_packed() {
+        let ctx = datafusion::prelude::SessionContext::new();
+        for function in unpack_udfs() {
+            ctx.register_udf(function);
+        }
+        let packed = [
+            (1, 1),
+            (3, 7),
+            (1, u64::from(u32::MAX)),
+            (i64::from(i32::MAX), 1),
+            (i64::from(i32::MAX), u64::from(u32::MAX)),
+        ];
+        let values: Vec<String> = packed
+            .iter()
+            .map(|&(index, position)| format!("({})", pack(index, position).unwrap()))
+            .chain(["(null)".to_string()])
+            .collect();
+        let sql = format!(
+            "select place_session_index(p), place_event_seq(p) from (values {}) as t(p)",
+            values.join(", ")
+        );
+        let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        let column = |i: usize| -> Vec<Option<i64>> {
+            batches
+                .iter()
+                .flat_map(|b| {
+                    b.column(i)
+                        .as_primitive::<Int64Type>()
+                        .iter()
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let expected = |pick: fn(&(i64, u64)) -> i64| -> Vec<Option<i64>> {
+            packed.iter().map(|p| Some(pick(p))).chain([None]).collect()
+        };
+        assert_eq!(column(0), expected(|p| p.0));
+        assert_eq!(column(1), expected(|p| p.1 as i64));
     }
 
     #[tokio::test]
