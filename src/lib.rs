@@ -557,8 +557,10 @@ async fn compute_once(
         )
         .await
     };
+    // the readers run beside the sessions' write only where they read the held sessions,
+    // not the files that write makes
     let (sessions, ((users, metrics), (exit_pages, quality))) =
-        both(side_by_side, write_sessions, write_readers).await?;
+        both(side_by_side && sessions_held, write_sessions, write_readers).await?;
     // counted in the report's order, each day without rows given its empty partition
     staging.register(ctx, &quality)?;
     for written in [sessions, bot_sessions, users, rejects]

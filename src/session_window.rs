@@ -14,7 +14,8 @@
 //! ```
 //!
 //! It gives two numbers packed in one, `session_index × 2³² + position`: the row's session,
-//! and the row's place in its window partition (1, 2, 3, …, as `row_number` gives it). The
+//! and the row's place in its window partition (1, 2, 3, …, as `row_number` gives it), which
+//! `place_session_index` and `place_event_seq` unpack (the layout is this module's). The
 //! sessions aggregate orders each session's first and last values by the position; packed,
 //! one window function does the work of two, as the engine's per-row bookkeeping for a
 //! second one (`row_number`) cost nearly as much as this one.
