@@ -421,22 +421,14 @@ pub enum BadFilePolicy {
 impl RunArgs {
     /// How the run behaves, validated.
     pub fn options(&self) -> Result<RunOptions, UserError> {
-        let wait_for_lock =
-            parse_duration_or_zero(&self.wait_for_lock).map_err(|message| UserError::Config {
-                origin: "command line".into(),
-                key: "--wait-for-lock".into(),
-                message,
-            })?;
+        let wait_for_lock = parse_duration_or_zero(&self.wait_for_lock)
+            .map_err(|m| UserError::flag("--wait-for-lock", m))?;
         let memory_limit = self
             .memory_limit
             .as_deref()
             .map(parse_bytes)
             .transpose()
-            .map_err(|message| UserError::Config {
-                origin: "command line".into(),
-                key: "--memory-limit".into(),
-                message,
-            })?;
+            .map_err(|m| UserError::flag("--memory-limit", m))?;
         Ok(RunOptions {
             resources: Resources {
                 memory_limit,

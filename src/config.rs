@@ -365,11 +365,7 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
     let s = &file.sessions;
     // a flag's value is the command line's to fix, not the config file's
     let timeout = match (&overrides.timeout, &s.timeout) {
-        (Some(t), _) => parse_duration(t).map_err(|message| UserError::Config {
-            origin: "command line".into(),
-            key: "--timeout".into(),
-            message,
-        })?,
+        (Some(t), _) => parse_duration(t).map_err(|m| UserError::flag("--timeout", m))?,
         (None, t) => {
             parse_duration(t.as_deref().unwrap_or("30m")).map_err(|m| bad("sessions.timeout", m))?
         }
@@ -393,6 +389,13 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
     };
     if !max_duration.is_zero() && max_duration <= timeout {
         // blame the value the user wrote: the maximum if they set it, else the timeout
+        let shorter = || {
+            format!(
+                "must be shorter than the longest session, sessions.max_session_duration \
+                 ({} by default); set it longer, or \"0s\" for no maximum",
+                humantime::format_duration(max_duration)
+            )
+        };
         return Err(match (&s.max_session_duration, &overrides.timeout) {
             (Some(_), _) => bad(
                 "sessions.max_session_duration",
@@ -401,21 +404,8 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
                     humantime::format_duration(timeout)
                 ),
             ),
-            (None, timeout_flag) => {
-                let message = format!(
-                    "must be shorter than the longest session, sessions.max_session_duration \
-                     ({} by default); set it longer, or \"0s\" for no maximum",
-                    humantime::format_duration(max_duration)
-                );
-                match timeout_flag {
-                    Some(_) => UserError::Config {
-                        origin: "command line".into(),
-                        key: "--timeout".into(),
-                        message,
-                    },
-                    None => bad("sessions.timeout", message),
-                }
-            }
+            (None, Some(_)) => UserError::flag("--timeout", shorter()),
+            (None, None) => bad("sessions.timeout", shorter()),
         });
     }
     let timezone = s.timezone.clone().unwrap_or_else(|| "UTC".to_string());
@@ -478,11 +468,7 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
                 _ => overrides.scheduler.is_some(),
             };
             if from_flag {
-                UserError::Config {
-                    origin: "command line".into(),
-                    key: flag.into(),
-                    message,
-                }
+                UserError::flag(flag, message)
             } else {
                 bad(key, message)
             }
@@ -490,11 +476,7 @@ pub fn resolve(overrides: &RunOverrides) -> Result<RunSettings, UserError> {
     )?;
 
     let job_timeout = match &overrides.job_timeout {
-        Some(text) => parse_duration(text).map_err(|message| UserError::Config {
-            origin: "command line".into(),
-            key: "--job-timeout".into(),
-            message,
-        })?,
+        Some(text) => parse_duration(text).map_err(|m| UserError::flag("--job-timeout", m))?,
         None => parse_duration(
             file.engine
                 .job_timeout

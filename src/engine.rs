@@ -59,10 +59,9 @@ pub fn configure(resources: Resources) -> Result<TempArea> {
     let dir = tempfile::Builder::new()
         .prefix(&format!("{AREA_PREFIX}{}-", std::process::id()))
         .tempdir_in(&parent)
-        .map_err(|e| UserError::Config {
-            origin: "command line".into(),
-            key: "--temp-dir".into(),
-            message: format!("cannot create a directory in {}: {e}", parent.display()),
+        .map_err(|e| {
+            let message = format!("cannot create a directory in {}: {e}", parent.display());
+            UserError::flag("--temp-dir", message)
         })?;
     let runtime = runtime_for(resources.memory_limit, Some(dir.path().to_path_buf()))?;
     SHARED
@@ -196,16 +195,7 @@ pub fn peak_memory_bytes() -> u64 {
 /// Without a memory limit, the sort under the session window is the job's own
 /// (`event_sort.rs`), which cannot spill.
 pub fn context() -> Result<SessionContext> {
-    let mut builder = SessionStateBuilder::new()
-        .with_config(job_config()?)
-        .with_runtime_env(runtime())
-        .with_default_features();
-    if !memory_limited() {
-        builder = builder.with_physical_optimizer_rule(Arc::new(crate::event_sort::EventSortRule));
-    }
-    let mut ctx = SessionContext::new_with_state(builder.build());
-    register_functions(&mut ctx)?;
-    Ok(ctx)
+    session(job_config()?, !memory_limited())
 }
 
 /// The settings of the job's models, in this process or on a cluster: ours, joins as
@@ -252,18 +242,27 @@ pub fn query_context() -> Result<SessionContext> {
 }
 
 fn context_with(adjust: impl FnOnce(&mut ConfigOptions)) -> Result<SessionContext> {
-    session(config_with(adjust)?)
+    session(config_with(adjust)?, false)
 }
 
-/// A session of this process's engine with these settings, our functions registered.
-fn session(config: SessionConfig) -> Result<SessionContext> {
-    let mut ctx = SessionContext::new_with_config_rt(config, runtime());
+/// A session of this process's engine with these settings, our functions registered, and
+/// with `own_event_sort` the job's sort under the session window (`event_sort.rs`).
+fn session(config: SessionConfig, own_event_sort: bool) -> Result<SessionContext> {
+    let mut builder = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime())
+        .with_default_features();
+    if own_event_sort {
+        builder = builder.with_physical_optimizer_rule(Arc::new(crate::event_sort::EventSortRule));
+    }
+    let mut ctx = SessionContext::new_with_state(builder.build());
     register_functions(&mut ctx)?;
     Ok(ctx)
 }
 
 /// Registers the functions the models call that the engine does not have: `session_place`,
-/// `hash_bucket` and `key_hash` (`session_window.rs`), `local_day` (`local_day.rs`),
+/// `place_session_index`, `place_event_seq`, `hash_bucket` and `key_hash`
+/// (`session_window.rs`), `local_day` (`local_day.rs`),
 /// `first_by` and `last_by` (`ordered_values.rs`), `url_host` and `url_parameter`
 /// (`url_functions.rs`), `session_id` and `day_text` (`text_columns.rs`). Every session
 /// that plans or runs the models needs them: this process's, and on a cluster the

@@ -21,6 +21,16 @@ pub enum UserError {
 }
 
 impl UserError {
+    /// A flag's value (or its environment variable's) that is wrong: the command line's to
+    /// fix, whatever a config file says.
+    pub fn flag(flag: &str, message: impl Into<String>) -> Self {
+        UserError::Config {
+            origin: "command line".into(),
+            key: flag.into(),
+            message: message.into(),
+        }
+    }
+
     pub fn input(location: impl Into<String>, message: impl Into<String>) -> Self {
         UserError::Input {
             location: location.into(),

@@ -19,8 +19,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Int32Array, RecordBatch, StringArray,
-    StringBuilder, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Int32Array, Int64Array, RecordBatch,
+    StringArray, StringBuilder, UInt32Array,
 };
 use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::compute::{cast, interleave, take_record_batch};
@@ -238,9 +238,9 @@ async fn hold(
 
 /// A key column of every held batch, as the arrays it is read from.
 struct KeyColumns {
-    buckets: Vec<arrow::array::Int32Array>,
+    buckets: Vec<Int32Array>,
     users: Vec<StringArray>,
-    times: Vec<arrow::array::Int64Array>,
+    times: Vec<Int64Array>,
     event_keys: Vec<StringArray>,
 }
 
@@ -286,7 +286,7 @@ type UserSlot<'a> = ((bool, i32), (bool, &'a str), u32);
 type Place = (usize, usize);
 
 /// The held rows, as (batch, row), in key order.
-fn sorted_rows(batches: &[RecordBatch], keys: [usize; 4]) -> Result<Vec<(usize, usize)>> {
+fn sorted_rows(batches: &[RecordBatch], keys: [usize; 4]) -> Result<Vec<Place>> {
     let columns = KeyColumns::of(batches, keys)?;
     // each (bucket, user) once, in the order first met; then its rank in key order
     let mut slots: HashMap<(Option<i32>, Option<&str>), u32> = HashMap::default();
@@ -354,7 +354,7 @@ fn bits_for(count: u128) -> u32 {
 /// time are), then of their event keys where those tie, then of arrival.
 fn sorted_places<K: Ord + Copy>(
     row_slots: &[Vec<u32>],
-    times: &[arrow::array::Int64Array],
+    times: &[Int64Array],
     event_keys: &[StringArray],
     key: impl Fn(u32, Option<i64>) -> K,
 ) -> Vec<Place> {
@@ -453,7 +453,7 @@ fn share_dictionaries(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
 /// reads every run from its start to its end, rather than every row from anywhere.
 fn runs_in_order(
     batches: Vec<RecordBatch>,
-    order: &[(usize, usize)],
+    order: &[Place],
 ) -> Result<(Vec<RecordBatch>, Vec<Place>)> {
     let mut rows_of: Vec<Vec<u32>> = batches
         .iter()
@@ -474,7 +474,7 @@ fn runs_in_order(
 }
 
 /// The rows `indices` (batch, row) of `batches`, as one batch.
-fn gather(batches: &[RecordBatch], indices: &[(usize, usize)]) -> Result<RecordBatch> {
+fn gather(batches: &[RecordBatch], indices: &[Place]) -> Result<RecordBatch> {
     let schema = batches[0].schema();
     let columns = (0..schema.fields().len())
         .map(|index| {
@@ -489,7 +489,7 @@ fn gather(batches: &[RecordBatch], indices: &[(usize, usize)]) -> Result<RecordB
 /// One column's rows: booleans bit by bit and shared dictionaries by their keys, which
 /// arrow 59's `interleave` does a value at a time through its generic path; the rest by
 /// `interleave`.
-fn gather_column(arrays: &[&dyn Array], indices: &[(usize, usize)]) -> Result<ArrayRef> {
+fn gather_column(arrays: &[&dyn Array], indices: &[Place]) -> Result<ArrayRef> {
     let valid = |arrays: &[&dyn Array]| {
         arrays.iter().any(|a| a.null_count() > 0).then(|| {
             NullBuffer::new(BooleanBuffer::collect_bool(indices.len(), |i| {
@@ -533,12 +533,12 @@ fn gather_column(arrays: &[&dyn Array], indices: &[(usize, usize)]) -> Result<Ar
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Int64Array, TimestampMicrosecondArray};
+    use arrow::array::TimestampMicrosecondArray;
     use arrow::datatypes::{Field, Schema, TimeUnit};
     use datafusion::datasource::memory::MemorySourceConfig;
     use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
     use datafusion::physical_plan::collect_partitioned;
-    use datafusion::prelude::SessionContext;
+    use datafusion::prelude::{SessionConfig, SessionContext};
 
     /// One row as the test compares it: the four keys, then the payload (the row's number,
     /// a flag and a dictionary text).
@@ -652,7 +652,7 @@ mod tests {
             let batch = RecordBatch::try_new(
                 Arc::clone(&schema),
                 vec![
-                    Arc::new(arrow::array::Int32Array::from(buckets)),
+                    Arc::new(Int32Array::from(buckets)),
                     Arc::new(StringArray::from(users)),
                     Arc::new(TimestampMicrosecondArray::from(times)),
                     Arc::new(StringArray::from(keys)),
@@ -697,7 +697,9 @@ mod tests {
         .unwrap();
         let sort = SortExec::new(ordering, source).with_preserve_partitioning(true);
         let ours = Arc::new(EventSortExec::try_new(&sort).expect("a sort it takes"));
-        let ctx = SessionContext::new();
+        // batches of 97 rows out: each partition's output is gathered in many, from runs
+        // of several input batches
+        let ctx = SessionContext::new_with_config(SessionConfig::new().with_batch_size(97));
         let ours = collect_partitioned(ours, ctx.task_ctx()).await.unwrap();
         let engine = collect_partitioned(Arc::new(sort), ctx.task_ctx())
             .await
@@ -713,6 +715,11 @@ mod tests {
                     last(&b.3),
                 ))
             });
+            assert!(
+                ours[partition].len() > 5,
+                "partition {partition}: one batch out"
+            );
+            assert!(ours[partition].iter().all(|b| b.num_rows() <= 97));
             let got = rows_of(&ours[partition]);
             assert_eq!(got, expected, "partition {partition}");
             let keys = |rows: Vec<Row>| -> Vec<_> {

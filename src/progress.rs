@@ -72,11 +72,18 @@ pub struct Stage {
 
 impl Drop for Stage {
     fn drop(&mut self) {
-        if let Ok(mut running) = RUNNING.lock() {
-            running.end(self.id);
-            redraw(&running);
-        }
+        let mut running = running();
+        running.end(self.id);
+        redraw(&running);
     }
+}
+
+/// The stages under way (a panic elsewhere while they were locked leaves them usable: the
+/// line is only a display).
+fn running() -> std::sync::MutexGuard<'static, Running> {
+    RUNNING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn redraw(running: &Running) {
@@ -109,9 +116,7 @@ pub fn enable() {
 /// A stage of the run begins (`reading input`, `writing sessions`, …); it lasts until the
 /// returned guard is dropped.
 pub fn stage(name: &str) -> Stage {
-    let mut running = RUNNING
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut running = running();
     let id = running.begin(name);
     redraw(&running);
     Stage { id }
